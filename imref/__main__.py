@@ -1,0 +1,5 @@
+"""Run the ``imref`` command line as ``python -m imref``."""
+
+from imref.cli import main
+
+raise SystemExit(main())

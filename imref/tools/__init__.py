@@ -1,0 +1,1 @@
+"""Tools that work on the repository itself: JupyterLab and the notebooks."""

@@ -1,0 +1,64 @@
+"""The conventions every chapter relies on: errors, logging and the CLI."""
+
+import logging
+import subprocess
+import sys
+
+import pytest
+
+import imref
+from imref import ImrefError
+from imref.cli import COMMAND_MODULES, build_parser, main
+from imref.tools.lab import lab_command
+
+
+def test_imref_logger_has_null_handler():
+    handlers = logging.getLogger("imref").handlers
+    assert any(isinstance(h, logging.NullHandler) for h in handlers)
+
+
+def test_imref_error_is_exception():
+    assert issubclass(ImrefError, Exception)
+    assert imref.ImrefError is ImrefError
+
+
+def test_cli_lists_every_command_module():
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    assert "lab" in subparsers.choices
+    assert "notebooks" in subparsers.choices
+    assert len(COMMAND_MODULES) >= 2
+
+
+def test_python_dash_m_imref_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "imref", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    assert "lab" in result.stdout
+
+
+def test_lab_binds_loopback_only():
+    argv = lab_command(port=0)
+    assert "--ip=127.0.0.1" in argv
+    assert any(a.endswith("00_start_here.ipynb") for a in argv)
+
+
+@pytest.mark.parametrize("euid, expected", [(0, True), (1000, False)])
+def test_lab_allow_root_only_as_root(monkeypatch, euid, expected):
+    monkeypatch.setattr("os.geteuid", lambda: euid)
+    assert ("--allow-root" in lab_command()) is expected
+
+
+def test_lab_dry_run_prints_command(capsys):
+    assert main(["lab", "--dry-run", "--no-browser"]) == 0
+    out = capsys.readouterr().out
+    assert "jupyterlab" in out
+    assert "--no-browser" in out
+
+
+def test_notebooks_unknown_name_is_clear_error(capsys):
+    assert main(["notebooks", "run", "99_missing"]) == 2
+    err = capsys.readouterr().err
+    assert "'99_missing'" in err
+    assert "not found" in err
