@@ -79,6 +79,9 @@ MAX_SYNC_LIMIT = 1000
 # retries: 2 variables each, below SQLite's default limit of 32766 variables.
 _LOOKUP_CHUNK = 500
 
+# The first 16 bytes of every SQLite 3 database file.
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
 _MESSAGE_COLUMNS = (
     "message_id, conversation_id, seq, sender_id, client_msg_id, type, content, "
     "created_at"
@@ -244,6 +247,7 @@ class MessageStore:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
 
+        self._check_header()
         try:
             self._cursor_key = self._prepare_schema(self._connection())
         except sqlite3.Error as exc:
@@ -304,6 +308,28 @@ class MessageStore:
             self._connections.append(conn)
         self._local.conn = conn
         return conn
+
+    def _check_header(self) -> None:
+        """Raise unless the file is missing, empty or starts as SQLite files do.
+
+        SQLite itself would take a file shorter than its 100-byte header for
+        an empty database and overwrite it.
+        """
+        try:
+            with open(self.path, "rb") as file:
+                header = file.read(len(_SQLITE_HEADER))
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise DatabaseFileError(
+                f"database file {self.path!r} cannot be read ({exc}); check the "
+                "path and its permissions"
+            ) from exc
+        if header and header != _SQLITE_HEADER:
+            raise DatabaseFileError(
+                f"database file {self.path!r} is corrupt or not a SQLite database "
+                "(its header is wrong); restore it from a backup or pass another path"
+            )
 
     def _prepare_schema(self, conn: sqlite3.Connection) -> bytes:
         """Create or upgrade the schema if needed and return the cursor key."""
@@ -379,8 +405,7 @@ class MessageStore:
             yield conn
             conn.execute("COMMIT")
         except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            self._rollback(conn)
             if isinstance(exc, sqlite3.Error):
                 translated = self._translate(exc)
                 if translated is not None:
@@ -394,11 +419,25 @@ class MessageStore:
         try:
             conn.execute("BEGIN")
             yield conn
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            self._rollback(conn)
+            if isinstance(exc, sqlite3.Error):
+                translated = self._translate(exc)
+                if translated is not None:
+                    raise translated from exc
+            raise
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        """Roll back the open transaction, if any, while an error propagates."""
+        if not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
         except sqlite3.Error as exc:
-            raise self._translate(exc) or exc from exc
-        finally:
-            if conn.in_transaction:
-                conn.execute("COMMIT")
+            # A damaged file can fail the rollback too. The caller raises the
+            # first error, which says more.
+            logger.debug("rollback on %s failed: %s", self.path, exc)
 
     # Checks that raise a clear error naming the bad value.
 
