@@ -42,7 +42,7 @@ def check_conversation(path, group, users, mode):
             (group,),
         ).fetchall()
         last_seq = conn.execute(
-            "SELECT last_seq FROM conversations WHERE conversation_id = ?", (group,)
+            "SELECT max(seq) FROM messages WHERE conversation_id = ?", (group,)
         ).fetchone()[0]
         inbox = {
             user: [

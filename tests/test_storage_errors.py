@@ -44,11 +44,11 @@ def snapshot(path):
         return {
             "messages": conn.execute("SELECT count(*) FROM messages").fetchone(),
             "inbox": conn.execute("SELECT count(*) FROM inbox").fetchone(),
-            "last_seq": conn.execute(
-                "SELECT conversation_id, last_seq FROM conversations"
+            "max_seq": conn.execute(
+                "SELECT conversation_id, max(seq) FROM messages GROUP BY 1"
             ).fetchall(),
-            "inbox_seq": conn.execute(
-                "SELECT user_id, inbox_seq FROM users"
+            "max_user_seq": conn.execute(
+                "SELECT user_id, max(user_seq) FROM inbox GROUP BY 1"
             ).fetchall(),
             "sequence": conn.execute("SELECT * FROM sqlite_sequence").fetchall(),
         }

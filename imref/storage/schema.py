@@ -24,8 +24,6 @@ CREATE TABLE meta (
 CREATE TABLE users (
     user_id INTEGER PRIMARY KEY,
     name TEXT NOT NULL DEFAULT '',
-    -- The last per-user inbox sequence number allocated to this user.
-    inbox_seq INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL
 );
 
@@ -43,8 +41,6 @@ CREATE TABLE conversations (
     title TEXT NOT NULL DEFAULT '',
     -- 'a:b' with a < b for a single chat, so that a pair has one chat.
     pair_key TEXT UNIQUE,
-    -- The last per-conversation sequence number allocated.
-    last_seq INTEGER NOT NULL DEFAULT 0,
     member_count INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL
 );
@@ -52,7 +48,7 @@ CREATE TABLE conversations (
 CREATE TABLE members (
     conversation_id INTEGER NOT NULL REFERENCES conversations (conversation_id),
     user_id INTEGER NOT NULL REFERENCES users (user_id),
-    -- The conversation's last_seq when the user joined: sync and unread
+    -- The conversation's last seq when the user joined: sync and unread
     -- counts start after it.
     join_seq INTEGER NOT NULL,
     -- Messages with a seq above history_seq are readable through history():
@@ -68,7 +64,9 @@ CREATE INDEX members_by_user ON members (user_id, conversation_id);
 -- Each message body is stored once. Recalls and deletes-for-me are rows too,
 -- so that sync can deliver them as new items: a recall takes the next
 -- conversation seq, and a delete-for-me has no seq because only its user
--- sees it. message_id orders every row globally, in commit order.
+-- sees it. message_id orders every row globally, in commit order. There is
+-- no seq counter to update: the next seq is max(seq) + 1, read through the
+-- UNIQUE (conversation_id, seq) index under the write lock.
 CREATE TABLE messages (
     message_id INTEGER PRIMARY KEY AUTOINCREMENT,
     conversation_id INTEGER NOT NULL REFERENCES conversations (conversation_id),
@@ -90,6 +88,7 @@ CREATE TABLE messages (
 CREATE INDEX messages_timeline ON messages (conversation_id, via_inbox, message_id);
 
 -- Fan-out on write: one row per member per message, in per-user seq order.
+-- A user's next user_seq is max(user_seq) + 1, read through the primary key.
 CREATE TABLE inbox (
     user_id INTEGER NOT NULL REFERENCES users (user_id),
     user_seq INTEGER NOT NULL,

@@ -87,29 +87,31 @@ _MESSAGE_COLUMNS = (
     "created_at"
 )
 
-# Allocate the next seq only if the sender is a current member. Zero rows
-# back means an unknown conversation, an unknown user or a non-member.
-_NEXT_SEQ = """
-UPDATE conversations SET last_seq = last_seq + 1
-WHERE conversation_id = ?1 AND EXISTS (
-    SELECT 1 FROM members
-    WHERE conversation_id = ?1 AND user_id = ?2 AND leave_seq IS NULL
+# The sender's membership, the member count and the next seq, in one query.
+# No row back means an unknown conversation, an unknown user or a non-member.
+_SEND_CHECK = """
+SELECT c.member_count, (
+    SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE conversation_id = ?1
 )
-RETURNING last_seq, member_count
+FROM members m JOIN conversations c ON c.conversation_id = m.conversation_id
+WHERE m.conversation_id = ?1 AND m.user_id = ?2 AND m.leave_seq IS NULL
 """
+_LAST_SEQ = "SELECT coalesce(max(seq), 0) FROM messages WHERE conversation_id = ?"
 _INSERT_MESSAGE = """
 INSERT INTO messages (
     message_id, conversation_id, seq, sender_id, client_msg_id, type, content,
     target_id, via_inbox, created_at
 ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
-_BUMP_MEMBER_INBOX_SEQS = """
-UPDATE users SET inbox_seq = inbox_seq + 1
-WHERE user_id IN (
-    SELECT user_id FROM members WHERE conversation_id = ? AND leave_seq IS NULL
-)
-RETURNING user_id, inbox_seq
+# Each current member with their next per-user inbox seq.
+_MEMBER_INBOX_SEQS = """
+SELECT m.user_id, coalesce(
+    (SELECT max(i.user_seq) FROM inbox i WHERE i.user_id = m.user_id), 0
+) + 1
+FROM members m
+WHERE m.conversation_id = ? AND m.leave_seq IS NULL
 """
+_NEXT_INBOX_SEQ = "SELECT coalesce(max(user_seq), 0) + 1 FROM inbox WHERE user_id = ?"
 _INSERT_INBOX = """
 INSERT INTO inbox (user_id, user_seq, conversation_id, seq, message_id)
 VALUES (?, ?, ?, ?, ?)
@@ -161,7 +163,9 @@ NOT EXISTS (
 _UNREAD_INBOX = f"""
 SELECT i.conversation_id, count(*)
 FROM members mb
-JOIN inbox i
+-- CROSS JOIN keeps members as the outer loop, so each conversation's inbox
+-- rows above the read position are a range of the inbox_unread index.
+CROSS JOIN inbox i
     ON i.user_id = mb.user_id
     AND i.conversation_id = mb.conversation_id
     AND i.seq > max(mb.read_seq, mb.join_seq)
@@ -633,11 +637,12 @@ class MessageStore:
             ).fetchone()
             if row is not None and row[0] is None:
                 return
-            last_seq = conn.execute(
+            conn.execute(
                 "UPDATE conversations SET member_count = member_count + 1 "
-                "WHERE conversation_id = ? RETURNING last_seq",
+                "WHERE conversation_id = ?",
                 (conversation,),
-            ).fetchall()[0][0]
+            )
+            last_seq = conn.execute(_LAST_SEQ, (conversation,)).fetchone()[0]
             history_seq = 0 if see_history else last_seq
             # A user who left and comes back rejoins at the current seq.
             conn.execute(
@@ -662,7 +667,8 @@ class MessageStore:
             self._require_group(conn, conversation)
             cursor = conn.execute(
                 "UPDATE members SET leave_seq = ("
-                "SELECT last_seq FROM conversations WHERE conversation_id = ?1) "
+                "SELECT coalesce(max(seq), 0) FROM messages "
+                "WHERE conversation_id = ?1) "
                 "WHERE conversation_id = ?1 AND user_id = ?2 AND leave_seq IS NULL",
                 (conversation, user),
             )
@@ -763,10 +769,10 @@ class MessageStore:
         created_at: float,
     ) -> Message:
         """Allocate the next seq, insert the row and fan it out on write if due."""
-        rows = conn.execute(_NEXT_SEQ, (conversation, sender)).fetchall()
-        if not rows:
+        row = conn.execute(_SEND_CHECK, (conversation, sender)).fetchone()
+        if row is None:
             raise self._membership_error(conn, sender, conversation)
-        seq, member_count = rows[0]
+        member_count, seq = row
         via_inbox = member_count <= self._inbox_max_members
         message_id = conn.execute(
             _INSERT_MESSAGE,
@@ -784,7 +790,7 @@ class MessageStore:
             ),
         ).lastrowid
         if via_inbox:
-            members = conn.execute(_BUMP_MEMBER_INBOX_SEQS, (conversation,)).fetchall()
+            members = conn.execute(_MEMBER_INBOX_SEQS, (conversation,)).fetchall()
             conn.executemany(
                 _INSERT_INBOX, self._inbox_rows(members, conversation, seq, message_id)
             )
@@ -905,28 +911,16 @@ class MessageStore:
                     first_of[key] = index
                 new.append(index)
 
-        # 2. Check membership once per (conversation, sender) and allocate a
-        # range of seqs per conversation.
-        per_conversation = Counter(batch[i].conversation for i in new)
-        for conversation, sender in {
-            (batch[i].conversation, batch[i].sender) for i in new
-        }:
-            member = conn.execute(
-                "SELECT 1 FROM members WHERE conversation_id = ? AND user_id = ? "
-                "AND leave_seq IS NULL",
-                (conversation, sender),
-            ).fetchone()
-            if member is None:
-                raise self._membership_error(conn, sender, conversation)
+        # 2. Check membership once per (conversation, sender), in draft order,
+        # and read each conversation's next seq.
         next_seq: dict[int, int] = {}
         via_inbox: dict[int, bool] = {}
-        for conversation, count in per_conversation.items():
-            last_seq, member_count = conn.execute(
-                "UPDATE conversations SET last_seq = last_seq + ? "
-                "WHERE conversation_id = ? RETURNING last_seq, member_count",
-                (count, conversation),
-            ).fetchall()[0]
-            next_seq[conversation] = last_seq - count + 1
+        pairs = dict.fromkeys((batch[i].conversation, batch[i].sender) for i in new)
+        for conversation, sender in pairs:
+            row = conn.execute(_SEND_CHECK, (conversation, sender)).fetchone()
+            if row is None:
+                raise self._membership_error(conn, sender, conversation)
+            member_count, next_seq[conversation] = row
             via_inbox[conversation] = member_count <= self._inbox_max_members
 
         # 3. Assign message ids after the AUTOINCREMENT counter, in draft order.
@@ -980,27 +974,17 @@ class MessageStore:
     def _insert_batch_inbox(
         self, conn: sqlite3.Connection, messages: list[Message]
     ) -> None:
+        """Insert the inbox rows of a batch, in message order for each user."""
         members: dict[int, list[int]] = {}
-        per_user: Counter[int] = Counter()
-        for message in messages:
-            if message.conversation_id not in members:
-                members[message.conversation_id] = [
-                    user
-                    for (user,) in conn.execute(
-                        "SELECT user_id FROM members WHERE conversation_id = ? "
-                        "AND leave_seq IS NULL",
-                        (message.conversation_id,),
-                    )
-                ]
-            per_user.update(members[message.conversation_id])
         next_user_seq: dict[int, int] = {}
-        for user, count in per_user.items():
-            (last,) = conn.execute(
-                "UPDATE users SET inbox_seq = inbox_seq + ? WHERE user_id = ? "
-                "RETURNING inbox_seq",
-                (count, user),
-            ).fetchall()[0]
-            next_user_seq[user] = last - count + 1
+        for message in messages:
+            if message.conversation_id in members:
+                continue
+            rows = conn.execute(_MEMBER_INBOX_SEQS, (message.conversation_id,))
+            members[message.conversation_id] = []
+            for user, user_seq in rows:
+                members[message.conversation_id].append(user)
+                next_user_seq[user] = user_seq
         rows = []
         for message in messages:
             for user in members[message.conversation_id]:
@@ -1131,11 +1115,7 @@ class MessageStore:
                     created_at,
                 ),
             ).lastrowid
-            (user_seq,) = conn.execute(
-                "UPDATE users SET inbox_seq = inbox_seq + 1 WHERE user_id = ? "
-                "RETURNING inbox_seq",
-                (user,),
-            ).fetchall()[0]
+            user_seq = conn.execute(_NEXT_INBOX_SEQ, (user,)).fetchone()[0]
             conn.execute(
                 _INSERT_INBOX,
                 (user, user_seq, target.conversation_id, None, event_id),
@@ -1238,16 +1218,12 @@ class MessageStore:
             InvalidArgumentError: ``seq`` is negative or above the last seq.
         """
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT last_seq FROM conversations WHERE conversation_id = ?",
-                (conversation,),
-            ).fetchone()
-            if row is None or not isinstance(seq, int) or not 0 <= seq <= row[0]:
-                if row is None:
-                    self._require_conversation(conn, conversation)
+            self._require_conversation(conn, conversation)
+            last_seq = conn.execute(_LAST_SEQ, (conversation,)).fetchone()[0]
+            if not isinstance(seq, int) or not 0 <= seq <= last_seq:
                 raise InvalidArgumentError(
                     f"seq {seq!r} is invalid for conversation {conversation!r}; "
-                    f"pass a seq from 0 to its last seq, {row[0]}"
+                    f"pass a seq from 0 to its last seq, {last_seq}"
                 )
             cursor = conn.execute(
                 "UPDATE members SET read_seq = max(read_seq, ?) "
@@ -1302,9 +1278,9 @@ class MessageStore:
             )
         with self._read() as conn:
             member = conn.execute(
-                "SELECT history_seq, coalesce(leave_seq, last_seq) FROM members "
-                "JOIN conversations USING (conversation_id) "
-                "WHERE conversation_id = ? AND user_id = ?",
+                "SELECT history_seq, coalesce(leave_seq, ("
+                "SELECT max(seq) FROM messages WHERE conversation_id = ?1), 0) "
+                "FROM members WHERE conversation_id = ?1 AND user_id = ?2",
                 (conversation, user),
             ).fetchone()
             if member is None:
