@@ -3,8 +3,8 @@
 A cursor stores two positions for one user: the last per-user inbox seq
 delivered (fan-out on write) and the last timeline ``message_id`` delivered
 (fan-out on read). It is the base64url text of a version byte, the user id,
-both positions and a truncated HMAC-SHA256 of those fields under a random key
-kept in the database, so a cursor from another database, another user or a
+both positions and a truncated HMAC-SHA256 of those fields. The HMAC key is
+random per database, so a cursor from another database, another user or a
 typo fails verification.
 """
 

@@ -70,8 +70,8 @@ from imref.storage.schema import SCHEMA_VERSION, create_v1, migrate
 logger = logging.getLogger("imref.storage")
 
 FANOUT_MODES = ("write", "read", "hybrid")
-# NOTE: a provisional default until the fan-out cost on the recorded workload
-# is measured; small groups usually fan out on write and large ones on read.
+# NOTE: a provisional default, not yet chosen from measured fan-out costs.
+# Small groups usually fan out on write and large ones on read.
 DEFAULT_HYBRID_THRESHOLD = 100
 DEFAULT_MAX_CONTENT_BYTES = 64 * 1024
 MAX_SYNC_LIMIT = 1000
@@ -418,7 +418,7 @@ class MessageStore:
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        """Run the block in one read transaction, so it sees one snapshot."""
+        """Run the block in one read transaction, so that it reads one snapshot."""
         conn = self._connection()
         try:
             conn.execute("BEGIN")
@@ -440,7 +440,7 @@ class MessageStore:
             conn.execute("ROLLBACK")
         except sqlite3.Error as exc:
             # A damaged file can fail the rollback too. The caller raises the
-            # first error, which says more.
+            # first error, which names the cause.
             logger.debug("rollback on %s failed: %s", self.path, exc)
 
     # Checks that raise a clear error naming the bad value.
@@ -1175,7 +1175,7 @@ class MessageStore:
         with self._read() as conn:
             if cursor is None:
                 self._require_user(conn, user)
-            # One more row than the limit from each path tells whether more wait.
+            # One row more than the limit from each path shows whether more wait.
             inbox = conn.execute(
                 _SYNC_INBOX, {"user": user, "after": inbox_after, "limit": limit + 1}
             ).fetchall()
