@@ -1,0 +1,243 @@
+"""The recorded workload: loader dtypes, invariants, regeneration, plots."""
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from imref.tools.paths import DATA_DIR
+from imref.workload import (
+    SCHEMA,
+    SPECS,
+    TABLES,
+    Workload,
+    WorkloadError,
+    csv_text,
+    generate,
+    load,
+    write_workload,
+)
+from imref.workload.cli import run_workload
+from imref.workload.spec import WEEK_SECONDS
+
+NAMES = ["tiny", "default"]
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def workload(request) -> Workload:
+    return load(request.param)
+
+
+def test_load_returns_workload(workload):
+    assert isinstance(workload, Workload)
+    assert workload.name in NAMES
+    for table in TABLES:
+        assert isinstance(getattr(workload, table), pd.DataFrame)
+
+
+def test_load_dtypes_match_contract(workload):
+    expected = {
+        "users": {"user_id": "int64", "activity": "float64"},
+        "devices": {"device_id": "int64", "user_id": "int64"},
+        "friendships": {
+            "conversation_id": "int64",
+            "user_a": "int64",
+            "user_b": "int64",
+        },
+        "groups": {"conversation_id": "int64", "group_id": "int64", "size": "int64"},
+        "members": {
+            "group_id": "int64",
+            "conversation_id": "int64",
+            "user_id": "int64",
+        },
+        "messages": {
+            "message_id": "int64",
+            "sent_at": "float64",
+            "conversation_id": "int64",
+            "sender_id": "int64",
+            "size_bytes": "int64",
+            "media_bytes": "int64",
+        },
+    }
+    for table, columns in expected.items():
+        frame = getattr(workload, table)
+        assert list(frame.columns) == list(SCHEMA[table]), table
+        for column, dtype in columns.items():
+            assert frame[column].dtype == np.dtype(dtype), f"{table}.{column}"
+    assert workload.groups["is_large"].dtype == np.dtype(bool)
+    platform = workload.devices["platform"].dtype
+    assert isinstance(platform, pd.CategoricalDtype)
+    assert list(platform.categories) == ["phone", "tablet", "desktop", "web"]
+    kind = workload.messages["kind"].dtype
+    assert isinstance(kind, pd.CategoricalDtype)
+    assert list(kind.categories) == ["single", "group"]
+
+
+def test_sizes_match_spec(workload):
+    spec = SPECS[workload.name]
+    assert len(workload.users) == spec.n_users
+    assert len(workload.groups) == spec.n_groups
+    assert int(workload.groups["is_large"].sum()) == spec.n_large_groups
+    assert len(workload.messages) == spec.n_messages
+
+
+def test_ids_unique_and_dense(workload):
+    n_users = len(workload.users)
+    assert workload.users["user_id"].tolist() == list(range(n_users))
+    assert workload.devices["device_id"].tolist() == list(range(len(workload.devices)))
+    assert workload.groups["group_id"].tolist() == list(range(len(workload.groups)))
+    assert workload.messages["message_id"].tolist() == list(
+        range(len(workload.messages))
+    )
+    conversations = pd.concat(
+        [workload.friendships["conversation_id"], workload.groups["conversation_id"]]
+    )
+    assert conversations.is_unique
+
+
+def test_every_user_has_a_device(workload):
+    devices = workload.devices
+    assert set(devices["user_id"]) == set(workload.users["user_id"])
+    assert not devices.duplicated(["user_id", "platform"]).any()
+
+
+def test_friendships_are_ordered_pairs(workload):
+    friendships = workload.friendships
+    assert (friendships["user_a"] < friendships["user_b"]).all()
+    assert not friendships.duplicated(["user_a", "user_b"]).any()
+    assert friendships["user_b"].max() < len(workload.users)
+
+
+def test_group_members_match_sizes(workload):
+    groups = workload.groups.set_index("group_id")
+    members = workload.members
+    counts = members.groupby("group_id").size()
+    assert (
+        counts.reindex(groups.index, fill_value=0).tolist() == groups["size"].tolist()
+    )
+    assert not members.duplicated(["group_id", "user_id"]).any()
+    by_group = members.drop_duplicates("group_id").set_index("group_id")
+    assert (by_group["conversation_id"] == groups["conversation_id"]).all()
+
+
+def test_group_sizes_respect_cap(workload):
+    spec = SPECS[workload.name]
+    groups = workload.groups
+    ordinary = groups.loc[~groups["is_large"], "size"]
+    large = groups.loc[groups["is_large"], "size"]
+    assert ordinary.min() >= spec.group_size_min
+    assert ordinary.max() <= spec.group_size_cap
+    low, high = spec.large_group_sizes
+    assert large.between(low, high).all()
+
+
+def test_timestamps_sorted_within_week(workload):
+    sent_at = workload.messages["sent_at"]
+    assert sent_at.is_monotonic_increasing
+    assert sent_at.min() >= 0
+    assert sent_at.max() < WEEK_SECONDS
+
+
+def test_senders_are_members(workload):
+    messages = workload.messages
+    pairs = pd.concat(
+        [
+            workload.friendships.rename(columns={"user_a": "sender_id"})[
+                ["conversation_id", "sender_id"]
+            ],
+            workload.friendships.rename(columns={"user_b": "sender_id"})[
+                ["conversation_id", "sender_id"]
+            ],
+            workload.members.rename(columns={"user_id": "sender_id"})[
+                ["conversation_id", "sender_id"]
+            ],
+        ]
+    )
+    joined = messages.merge(
+        pairs, on=["conversation_id", "sender_id"], how="left", indicator=True
+    )
+    assert len(joined) == len(messages)
+    assert (joined["_merge"] == "both").all()
+
+
+def test_message_kind_matches_conversation(workload):
+    messages = workload.messages
+    is_group = messages["conversation_id"].isin(workload.groups["conversation_id"])
+    assert ((messages["kind"] == "group") == is_group).all()
+
+
+def test_message_sizes_positive(workload):
+    messages = workload.messages
+    assert (messages["size_bytes"] > 0).all()
+    is_text = messages["content_type"] == "text"
+    assert (messages.loc[is_text, "media_bytes"] == 0).all()
+    assert (messages.loc[~is_text, "media_bytes"] > 0).all()
+
+
+def test_tiny_regenerates_identically():
+    fresh = generate("tiny", progress=False)
+    for table in TABLES:
+        stored = gzip.decompress((DATA_DIR / "tiny" / f"{table}.csv.gz").read_bytes())
+        assert csv_text(fresh, table) == stored.decode("utf-8"), table
+
+
+def test_generated_equals_loaded():
+    fresh = generate("tiny", progress=False)
+    stored = load("tiny")
+    for table in TABLES:
+        pd.testing.assert_frame_equal(getattr(fresh, table), getattr(stored, table))
+
+
+def test_written_gzip_is_reproducible(tmp_path):
+    fresh = generate("tiny", progress=False)
+    first = write_workload(fresh, tmp_path / "a" / "tiny")
+    second = write_workload(fresh, tmp_path / "b" / "tiny")
+    for one, two in zip(first, second, strict=True):
+        assert one.read_bytes() == two.read_bytes()
+    assert load("tiny", data_dir=tmp_path / "a").messages.equals(fresh.messages)
+
+
+def test_load_unknown_name_raises():
+    with pytest.raises(WorkloadError) as caught:
+        load("huge")
+    message = str(caught.value)
+    assert "'huge'" in message
+    assert "'tiny'" in message
+    assert "'default'" in message
+    assert isinstance(caught.value, ValueError)
+
+
+def test_load_missing_file_names_fix(tmp_path):
+    with pytest.raises(WorkloadError, match="imref workload tiny"):
+        load("tiny", data_dir=tmp_path)
+
+
+def test_load_wrong_columns_raises(tmp_path):
+    write_workload(generate("tiny", progress=False), tmp_path / "tiny")
+    with gzip.open(tmp_path / "tiny" / "users.csv.gz", "wt") as f:
+        f.write("user,weight\n0,1.0\n")
+    with pytest.raises(WorkloadError, match="expected \\['user_id', 'activity'\\]"):
+        load("tiny", data_dir=tmp_path)
+
+
+def test_cli_check_reports_difference(tmp_path, capsys):
+    class Args:
+        names = ["tiny"]
+        data_dir = str(tmp_path)
+        check = False
+        quiet = True
+
+    assert run_workload(Args) == 0
+    Args.check = True
+    assert run_workload(Args) == 0
+    with gzip.GzipFile(tmp_path / "tiny" / "groups.csv.gz", "wb", mtime=0) as f:
+        f.write(b"conversation_id,group_id,size,is_large\n")
+    assert run_workload(Args) == 1
+    assert "tiny/groups: DIFFERS" in capsys.readouterr().out
+
+
+def test_workload_repr_is_one_line(workload):
+    text = repr(workload)
+    assert "\n" not in text
+    assert f"{len(workload.users):,} users" in text
