@@ -2,6 +2,7 @@
 
 import gzip
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,7 +20,18 @@ from imref.workload import (
     write_workload,
 )
 from imref.workload.cli import run_workload
-from imref.workload.spec import WEEK_SECONDS
+from imref.workload.plots import (
+    plot_devices_per_user,
+    plot_group_sizes,
+    plot_messages_per_hour,
+)
+from imref.workload.spec import HOURLY_RATE, WEEK_SECONDS
+from imref.workload.stats import (
+    devices_per_user,
+    group_size_counts,
+    messages_per_hour,
+    peak_hour_of_day,
+)
 
 NAMES = ["tiny", "default"]
 
@@ -241,3 +253,80 @@ def test_workload_repr_is_one_line(workload):
     text = repr(workload)
     assert "\n" not in text
     assert f"{len(workload.users):,} users" in text
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Workload:
+    return load("tiny")
+
+
+def test_messages_per_hour_covers_week(tiny):
+    counts = messages_per_hour(tiny)
+    assert len(counts) == 168
+    assert counts.sum() == len(tiny.messages)
+    first_hour = int((tiny.messages["sent_at"] < 3600).sum())
+    assert counts.iloc[0] == first_hour
+
+
+def test_peak_hour_matches_cycle():
+    # 200,000 messages are enough for the drawn peak to land on the hour
+    # whose rate is highest in HOURLY_RATE.
+    expected = max(range(24), key=lambda h: HOURLY_RATE[h])
+    assert peak_hour_of_day(load("default")) == expected
+
+
+def test_devices_per_user_counts_every_user(tiny):
+    counts = devices_per_user(tiny)
+    assert counts.sum() == len(tiny.users)
+    assert (counts.index * counts).sum() == len(tiny.devices)
+    assert counts.index.min() >= 1
+    assert counts.index.max() <= 4
+
+
+def test_group_size_counts_sum(tiny):
+    counts = group_size_counts(tiny)
+    assert counts.sum() == len(tiny.groups)
+    assert counts.index.is_monotonic_increasing
+
+
+def test_plot_group_sizes_log_axes(tiny):
+    fig = plot_group_sizes(tiny)
+    try:
+        (ax,) = fig.axes
+        assert ax.get_xscale() == "log"
+        assert ax.get_yscale() == "log"
+        ordinary, large = ax.collections
+        n_large_sizes = tiny.groups.loc[tiny.groups["is_large"], "size"].nunique()
+        n_sizes = tiny.groups["size"].nunique()
+        assert len(large.get_offsets()) == n_large_sizes
+        assert len(ordinary.get_offsets()) == n_sizes - n_large_sizes
+        (cap,) = ax.get_lines()
+        assert cap.get_xdata()[0] == SPECS["tiny"].group_size_cap
+    finally:
+        plt.close(fig)
+
+
+def test_plot_messages_per_hour_draws_week(tiny):
+    fig = plot_messages_per_hour(tiny)
+    try:
+        (ax,) = fig.axes
+        (stairs,) = ax.patches
+        values = stairs.get_data().values
+        assert len(values) == 168
+        assert values.tolist() == messages_per_hour(tiny).tolist()
+        labels = [t.get_text() for t in ax.get_xticklabels()]
+        assert labels == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    finally:
+        plt.close(fig)
+
+
+def test_plot_devices_per_user_bars(tiny):
+    fig = plot_devices_per_user(tiny)
+    try:
+        left, right = fig.axes
+        heights = [p.get_height() for p in left.patches]
+        assert heights == devices_per_user(tiny).tolist()
+        assert len(right.patches) == 4
+        assert sum(p.get_height() for p in right.patches) == len(tiny.devices)
+    finally:
+        plt.close(fig)

@@ -7,7 +7,19 @@ parameter comes from; ``imref workload`` regenerates the files.
 """
 
 from imref.workload.generate import generate
+from imref.workload.plots import (
+    plot_devices_per_user,
+    plot_group_sizes,
+    plot_messages_per_hour,
+)
 from imref.workload.spec import SPECS, WorkloadSpec
+from imref.workload.stats import (
+    devices_per_user,
+    group_size_counts,
+    messages_per_hour,
+    messages_per_hour_of_day,
+    peak_hour_of_day,
+)
 from imref.workload.tables import (
     SCHEMA,
     TABLES,
@@ -26,7 +38,15 @@ __all__ = [
     "WorkloadError",
     "WorkloadSpec",
     "csv_text",
+    "devices_per_user",
     "generate",
+    "group_size_counts",
     "load",
+    "messages_per_hour",
+    "messages_per_hour_of_day",
+    "peak_hour_of_day",
+    "plot_devices_per_user",
+    "plot_group_sizes",
+    "plot_messages_per_hour",
     "write_workload",
 ]
