@@ -3,7 +3,7 @@
 ``load("tiny")`` or ``load("default")`` returns a ``Workload`` of six pandas
 DataFrames: users, devices, friendships (single chats), groups, members and a
 week of messages. ``data/README.md`` documents every column and where each
-parameter comes from; ``imref workload`` regenerates the files.
+parameter comes from, and ``imref workload`` regenerates the files.
 """
 
 from imref.workload.generate import generate

@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def run_workload(args: argparse.Namespace) -> int:
-    """Regenerate or check the chosen workloads; return 1 if a check differs."""
+    """Regenerate or check the chosen workloads, returning 1 if a check differs."""
     from imref.tools.paths import DATA_DIR
     from imref.workload import SPECS, TABLES, csv_text, generate, write_workload
     from imref.workload.tables import check_name

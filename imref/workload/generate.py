@@ -1,13 +1,14 @@
 """Generate a workload from its ``WorkloadSpec``.
 
 Theory of operation: each step draws from its own random stream, seeded by
-``(spec.seed, step)``, so changing one step's parameters leaves the other
-tables as they were.
+``(spec.seed, step)``, so changing one step's parameters leaves unchanged
+every table that does not depend on that step (devices do not change when the
+message parameters do, for example).
 
 1. Users get a lognormal activity, their relative weight as senders.
 2. Devices: each user has a device on each platform with a fixed chance.
 3. Friendships come from the Holme-Kim growth model (a power-law degree
-   distribution with tunable clustering); each friendship is one single chat.
+   distribution with tunable clustering). Each friendship is one single chat.
 4. Groups: ordinary sizes follow a power law truncated at the cap, large
    groups are uniform above it. Members are the owner, then the owner's
    friends, friends of friends and so on, in random order within each ring.
@@ -261,7 +262,7 @@ def _messages(
     content = rng.choice(len(CONTENT_TYPES), size=n, p=shares / shares.sum())
     size_bytes, media_bytes = _sizes(rng, content)
 
-    # Sort by time; ties keep the order of drawing.
+    # Sort by time. Messages in the same millisecond keep the order of drawing.
     order = np.lexsort((np.arange(n), sent_at))
     return pd.DataFrame(
         {

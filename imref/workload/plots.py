@@ -22,7 +22,7 @@ from imref.workload.tables import Workload
 def plot_group_sizes(workload: Workload) -> Figure:
     """Plot how many groups have each size, on log-log axes.
 
-    Ordinary and large groups get one scatter each; a dashed vertical line
+    Ordinary and large groups get one scatter each, and a dashed vertical line
     marks the ordinary-group cap when the workload's spec is known.
     """
     counts = group_size_counts(workload)

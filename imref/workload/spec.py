@@ -64,7 +64,7 @@ HOURLY_RATE = (
 #: busier weekend).
 DAILY_RATE = (1.00, 1.00, 1.00, 1.00, 1.05, 1.15, 1.10)
 
-#: Seconds in the recorded week; ``sent_at`` lies in ``[0, WEEK_SECONDS)``.
+#: Seconds in the recorded week, so ``sent_at`` lies in ``[0, WEEK_SECONDS)``.
 WEEK_SECONDS = 7 * 24 * 3600
 
 
@@ -76,7 +76,7 @@ class WorkloadSpec:
     seed: int
     n_users: int
     #: Edges each new user adds in the Holme-Kim growth model (networkx
-    #: ``powerlaw_cluster_graph``); the mean friend count is about twice this.
+    #: ``powerlaw_cluster_graph``). The mean friend count is about twice this.
     friends_per_new_user: int
     #: Chance that each further edge closes a triangle in that model.
     triangle_probability: float
@@ -84,7 +84,7 @@ class WorkloadSpec:
     n_groups: int
     n_large_groups: int
     group_size_min: int
-    #: Largest ordinary group; a group is large when its size exceeds this.
+    #: Largest ordinary group. A group is large when its size exceeds this.
     group_size_cap: int
     #: Exponent of the truncated power law p(k) ~ k**-exponent of group sizes.
     group_size_exponent: float

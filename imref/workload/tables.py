@@ -61,7 +61,7 @@ SCHEMA: dict[str, dict[str, object]] = {
 TABLES = tuple(SCHEMA)
 
 #: printf format of the float columns of each table. ``activity`` keeps six
-#: decimals; ``sent_at`` is whole milliseconds.
+#: decimals, and ``sent_at`` is in whole milliseconds.
 FLOAT_FORMAT = {"users": "%.6f", "messages": "%.3f"}
 
 
