@@ -31,6 +31,8 @@ from imref.workload.stats import (
     group_size_counts,
     messages_per_hour,
     peak_hour_of_day,
+    quietest_hour_of_day,
+    top_conversation_share,
 )
 
 NAMES = ["tiny", "default"]
@@ -271,8 +273,12 @@ def test_messages_per_hour_covers_week(tiny):
 def test_peak_hour_matches_cycle():
     # 200,000 messages are enough for the drawn peak to land on the hour
     # whose rate is highest in HOURLY_RATE.
-    expected = max(range(24), key=lambda h: HOURLY_RATE[h])
-    assert peak_hour_of_day(load("default")) == expected
+    default = load("default")
+    busiest = max(range(24), key=lambda h: HOURLY_RATE[h])
+    quietest = min(range(24), key=lambda h: HOURLY_RATE[h])
+    assert peak_hour_of_day(default) == busiest
+    assert quietest_hour_of_day(default) == quietest
+    assert isinstance(peak_hour_of_day(default), int)
 
 
 def test_devices_per_user_counts_every_user(tiny):
@@ -330,3 +336,18 @@ def test_plot_devices_per_user_bars(tiny):
         assert sum(p.get_height() for p in right.patches) == len(tiny.devices)
     finally:
         plt.close(fig)
+
+
+def test_top_conversation_share_by_hand(tiny):
+    counts = tiny.messages["conversation_id"].value_counts()
+    n_conversations = len(tiny.friendships) + len(tiny.groups)
+    top = round(0.1 * n_conversations)
+    expected = counts.nlargest(top).sum() / len(tiny.messages)
+    assert top_conversation_share(tiny, 0.1) == pytest.approx(expected)
+    assert top_conversation_share(tiny, 1.0) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("fraction", [0, -0.5, 1.5])
+def test_top_conversation_share_rejects_fraction(tiny, fraction):
+    with pytest.raises(WorkloadError, match=f"fraction {fraction!r} is invalid"):
+        top_conversation_share(tiny, fraction)

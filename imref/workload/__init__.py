@@ -19,6 +19,8 @@ from imref.workload.stats import (
     messages_per_hour,
     messages_per_hour_of_day,
     peak_hour_of_day,
+    quietest_hour_of_day,
+    top_conversation_share,
 )
 from imref.workload.tables import (
     SCHEMA,
@@ -48,5 +50,7 @@ __all__ = [
     "plot_devices_per_user",
     "plot_group_sizes",
     "plot_messages_per_hour",
+    "quietest_hour_of_day",
+    "top_conversation_share",
     "write_workload",
 ]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from imref.workload.spec import WEEK_SECONDS
-from imref.workload.tables import Workload
+from imref.workload.tables import Workload, WorkloadError
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -37,8 +37,32 @@ def peak_hour_of_day(workload: Workload) -> int:
     return int(messages_per_hour_of_day(workload).idxmax())
 
 
+def quietest_hour_of_day(workload: Workload) -> int:
+    """Return the hour of the day (0 to 23) with the fewest messages."""
+    return int(messages_per_hour_of_day(workload).idxmin())
+
+
 def devices_per_user(workload: Workload) -> pd.Series:
     """Count users by how many devices they have, indexed by device count."""
     per_user = workload.devices.groupby("user_id").size()
     per_user = per_user.reindex(workload.users["user_id"], fill_value=0)
     return per_user.value_counts().sort_index().rename_axis("devices").rename("users")
+
+
+def top_conversation_share(workload: Workload, fraction: float) -> float:
+    """Return the share of messages sent in the busiest ``fraction`` of conversations.
+
+    Conversations are ranked by message count, and every conversation counts,
+    including those with no message in the week.
+
+    Raises:
+        WorkloadError: ``fraction`` is not in (0, 1].
+    """
+    if not 0 < fraction <= 1:
+        raise WorkloadError(
+            f"fraction {fraction!r} is invalid; pass a share in (0, 1], such as 0.01"
+        )
+    counts = workload.messages["conversation_id"].value_counts().to_numpy()
+    n_conversations = len(workload.friendships) + len(workload.groups)
+    top = max(1, round(fraction * n_conversations))
+    return float(np.sort(counts)[::-1][:top].sum() / len(workload.messages))
