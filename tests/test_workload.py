@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from imref.cli import main
 from imref.tools.paths import DATA_DIR
 from imref.workload import (
     SCHEMA,
@@ -351,3 +352,15 @@ def test_top_conversation_share_by_hand(tiny):
 def test_top_conversation_share_rejects_fraction(tiny, fraction):
     with pytest.raises(WorkloadError, match=f"fraction {fraction!r} is invalid"):
         top_conversation_share(tiny, fraction)
+
+
+def test_cli_unknown_name_exits_2(capsys):
+    assert main(["workload", "--check", "huge"]) == 2
+    err = capsys.readouterr().err
+    assert "imref workload: error: unknown workload 'huge'" in err
+
+
+def test_committed_files_under_20_mb():
+    paths = sorted(DATA_DIR.glob("*/*.csv.gz"))
+    assert len(paths) == len(NAMES) * len(TABLES)
+    assert sum(path.stat().st_size for path in paths) < 20 * 1024 * 1024
