@@ -1,5 +1,6 @@
 """The recorded workload: loader dtypes, invariants, regeneration, plots."""
 
+import dataclasses
 import gzip
 
 import matplotlib.pyplot as plt
@@ -364,3 +365,59 @@ def test_committed_files_under_20_mb():
     paths = sorted(DATA_DIR.glob("*/*.csv.gz"))
     assert len(paths) == len(NAMES) * len(TABLES)
     assert sum(path.stat().st_size for path in paths) < 20 * 1024 * 1024
+
+
+def test_conversations_cover_messages(tiny):
+    conversations = tiny.conversations()
+    assert conversations["conversation_id"].tolist() == list(
+        range(len(tiny.friendships) + len(tiny.groups))
+    )
+    assert (conversations.loc[conversations["kind"] == "single", "size"] == 2).all()
+    sizes = conversations.set_index("conversation_id")["size"]
+    group_sizes = tiny.groups.set_index("conversation_id")["size"]
+    assert (sizes[group_sizes.index] == group_sizes).all()
+    kinds = conversations.set_index("conversation_id")["kind"]
+    messages = tiny.messages
+    assert (kinds[messages["conversation_id"]].to_numpy() == messages["kind"]).all()
+
+
+def test_conversation_members_match_sizes(tiny):
+    members = tiny.conversation_members()
+    counts = members.groupby("conversation_id").size()
+    expected = tiny.conversations().set_index("conversation_id")["size"]
+    assert counts.tolist() == expected.tolist()
+    first = tiny.friendships.iloc[0]
+    rows = members[members["conversation_id"] == first["conversation_id"]]
+    assert rows["user_id"].tolist() == [first["user_a"], first["user_b"]]
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        ({"n_users": 1}, "n_users=1 is invalid"),
+        ({"friends_per_new_user": 200}, "friends_per_new_user=200 is invalid"),
+        ({"triangle_probability": 1.5}, "triangle_probability=1.5 is invalid"),
+        ({"n_large_groups": 21}, "n_large_groups=21 is invalid"),
+        ({"group_size_cap": 2_000}, "group sizes 3 to 2000 are invalid"),
+        ({"large_group_sizes": (30, 150)}, "large_group_sizes=(30, 150) is invalid"),
+        ({"large_group_sizes": (60, 201)}, "large_group_sizes=(60, 201) is invalid"),
+        ({"n_messages": 0}, "n_messages=0 is invalid"),
+        ({"group_message_share": -0.1}, "group_message_share=-0.1 is invalid"),
+        ({"activity_sigma": -1.0}, "must not be negative"),
+    ],
+)
+def test_spec_rejects_invalid_parameter(change, fragment):
+    with pytest.raises(WorkloadError) as caught:
+        dataclasses.replace(SPECS["tiny"], **change)
+    assert fragment in str(caught.value)
+    assert "workload spec 'tiny'" in str(caught.value)
+
+
+def test_generate_custom_spec_changes_only_messages():
+    spec = dataclasses.replace(SPECS["tiny"], name="tiny-more", n_messages=500)
+    custom = generate(spec, progress=False)
+    tiny = generate("tiny", progress=False)
+    assert len(custom.messages) == 500
+    assert custom.name == "tiny-more"
+    for table in ["users", "devices", "friendships", "groups", "members"]:
+        pd.testing.assert_frame_equal(getattr(custom, table), getattr(tiny, table))

@@ -6,6 +6,7 @@ week of messages. ``data/README.md`` documents every column and where each
 parameter comes from, and ``imref workload`` regenerates the files.
 """
 
+from imref.workload.errors import WorkloadError
 from imref.workload.generate import generate
 from imref.workload.plots import (
     plot_devices_per_user,
@@ -26,7 +27,6 @@ from imref.workload.tables import (
     SCHEMA,
     TABLES,
     Workload,
-    WorkloadError,
     csv_text,
     load,
     write_workload,

@@ -100,8 +100,10 @@ def _friendships(graph: nx.Graph) -> pd.DataFrame:
 
 
 def _adjacency(graph: nx.Graph, n_users: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return the friend lists in CSR form: user u's friends are
-    ``indices[indptr[u]:indptr[u + 1]]``, in ascending order."""
+    """Return ``(indptr, indices)``, the friend lists in CSR form.
+
+    User u's friends are ``indices[indptr[u] : indptr[u + 1]]``, ascending.
+    """
     edges = np.array(list(graph.edges()), dtype=np.int64).reshape(-1, 2)
     both = np.concatenate([edges, edges[:, ::-1]])
     both = both[np.lexsort((both[:, 1], both[:, 0]))]

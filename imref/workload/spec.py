@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from imref.workload.errors import WorkloadError
+
 #: Device platforms, in the order of the ``platform`` categories.
 PLATFORMS = ("phone", "tablet", "desktop", "web")
 
@@ -97,6 +99,58 @@ class WorkloadSpec:
     activity_sigma: float = 1.0
     #: Log-space sigma of the lognormal per-conversation activity factor.
     conversation_sigma: float = 1.5
+
+    def __post_init__(self) -> None:
+        problems = list(self._problems())
+        if problems:
+            raise WorkloadError(f"workload spec {self.name!r}: {'. '.join(problems)}.")
+
+    def _problems(self):
+        """Yield a description of each parameter that generation cannot use."""
+        low, high = self.large_group_sizes
+        if self.n_users < 2:
+            yield f"n_users={self.n_users!r} is invalid; use at least 2"
+        if not 1 <= self.friends_per_new_user < self.n_users:
+            yield (
+                f"friends_per_new_user={self.friends_per_new_user!r} is invalid; "
+                f"use 1 to n_users - 1 ({self.n_users - 1})"
+            )
+        if not 0 <= self.triangle_probability <= 1:
+            yield (
+                f"triangle_probability={self.triangle_probability!r} is invalid; "
+                "use a value in [0, 1]"
+            )
+        if not 0 <= self.n_large_groups <= self.n_groups or self.n_groups < 1:
+            yield (
+                f"n_groups={self.n_groups!r} with n_large_groups="
+                f"{self.n_large_groups!r} is invalid; use 1 or more groups, of "
+                "which 0 to all are large"
+            )
+        if not 2 <= self.group_size_min <= self.group_size_cap <= self.n_users:
+            yield (
+                f"group sizes {self.group_size_min!r} to {self.group_size_cap!r} are "
+                f"invalid; use 2 <= group_size_min <= group_size_cap <= n_users"
+            )
+        if self.n_large_groups and not self.group_size_cap < low <= high <= (
+            self.n_users
+        ):
+            yield (
+                f"large_group_sizes={self.large_group_sizes!r} is invalid; use a "
+                f"range above group_size_cap ({self.group_size_cap}) and within "
+                f"n_users ({self.n_users})"
+            )
+        if self.n_messages < 1:
+            yield f"n_messages={self.n_messages!r} is invalid; use at least 1"
+        if not 0 <= self.group_message_share <= 1:
+            yield (
+                f"group_message_share={self.group_message_share!r} is invalid; "
+                "use a value in [0, 1]"
+            )
+        if self.activity_sigma < 0 or self.conversation_sigma < 0:
+            yield (
+                f"activity_sigma={self.activity_sigma!r} and conversation_sigma="
+                f"{self.conversation_sigma!r} must not be negative"
+            )
 
 
 SPECS = {

@@ -14,16 +14,13 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from imref import ImrefError
+from imref.workload.errors import WorkloadError
 from imref.workload.spec import CONTENT_TYPES, KINDS, PLATFORMS, SPECS
 
 logger = logging.getLogger("imref.workload")
-
-
-class WorkloadError(ImrefError, ValueError):
-    """A workload name is unknown, or its files are missing or malformed."""
 
 
 def _category(values: tuple[str, ...]) -> pd.CategoricalDtype:
@@ -89,6 +86,40 @@ class Workload:
     def tables(self) -> dict[str, pd.DataFrame]:
         """Return the tables by name, in file order."""
         return {table: getattr(self, table) for table in TABLES}
+
+    def conversations(self) -> pd.DataFrame:
+        """Return one row per conversation: ``conversation_id``, ``kind``, ``size``.
+
+        Single chats come first, then groups, in ``conversation_id`` order.
+        """
+        singles = pd.DataFrame(
+            {
+                "conversation_id": self.friendships["conversation_id"],
+                "kind": "single",
+                "size": np.int64(2),
+            }
+        )
+        groups = self.groups[["conversation_id", "size"]].assign(kind="group")
+        rows = pd.concat([singles, groups[singles.columns]], ignore_index=True)
+        return rows.astype({"kind": SCHEMA["messages"]["kind"], "size": "int64"})
+
+    def conversation_members(self) -> pd.DataFrame:
+        """Return one row per member of each conversation, single chats included.
+
+        Columns are ``conversation_id`` and ``user_id``, sorted by both, so a
+        join with ``messages`` on ``conversation_id`` lists every recipient.
+        """
+        pairs = [
+            self.friendships[["conversation_id", "user_a"]].rename(
+                columns={"user_a": "user_id"}
+            ),
+            self.friendships[["conversation_id", "user_b"]].rename(
+                columns={"user_b": "user_id"}
+            ),
+            self.members[["conversation_id", "user_id"]],
+        ]
+        rows = pd.concat(pairs, ignore_index=True)
+        return rows.sort_values(["conversation_id", "user_id"], ignore_index=True)
 
     def summary(self) -> pd.DataFrame:
         """Return one row per table with its row count and columns."""
