@@ -2,7 +2,7 @@
 
 Every number here is either a parameter of a published model or measurement
 (``data/README.md`` names the source by title) or an assumption, and
-``data/README.md`` says which. Changing any of them changes the committed
+``data/README.md`` marks which. Changing any of them changes the committed
 files, so regenerate them with ``imref workload`` afterwards.
 """
 
