@@ -31,9 +31,11 @@ from imref.workload.spec import HOURLY_RATE, WEEK_SECONDS
 from imref.workload.stats import (
     devices_per_user,
     group_size_counts,
+    messages_per_day,
     messages_per_hour,
     peak_hour_of_day,
     quietest_hour_of_day,
+    silent_friendship_share,
     top_conversation_share,
 )
 
@@ -421,3 +423,25 @@ def test_generate_custom_spec_changes_only_messages():
     assert custom.name == "tiny-more"
     for table in ["users", "devices", "friendships", "groups", "members"]:
         pd.testing.assert_frame_equal(getattr(custom, table), getattr(tiny, table))
+
+
+def test_messages_per_day_sums_hours(tiny):
+    daily = messages_per_day(tiny)
+    assert daily.index.tolist() == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert daily.sum() == len(tiny.messages)
+    monday = int((tiny.messages["sent_at"] < 24 * 3600).sum())
+    assert daily["Mon"] == monday
+
+
+def test_silent_friendship_share_by_hand():
+    friendships = pd.DataFrame(
+        {
+            "conversation_id": [0, 1, 2, 3],
+            "user_a": [0, 0, 1, 2],
+            "user_b": [1, 2, 2, 3],
+        }
+    )
+    messages = pd.DataFrame({"conversation_id": [1, 1, 3]})
+    empty = pd.DataFrame()
+    workload = Workload("hand", empty, empty, friendships, empty, empty, messages)
+    assert silent_friendship_share(workload) == 0.5

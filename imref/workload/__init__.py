@@ -17,10 +17,12 @@ from imref.workload.spec import SPECS, WorkloadSpec
 from imref.workload.stats import (
     devices_per_user,
     group_size_counts,
+    messages_per_day,
     messages_per_hour,
     messages_per_hour_of_day,
     peak_hour_of_day,
     quietest_hour_of_day,
+    silent_friendship_share,
     top_conversation_share,
 )
 from imref.workload.tables import (
@@ -44,6 +46,7 @@ __all__ = [
     "generate",
     "group_size_counts",
     "load",
+    "messages_per_day",
     "messages_per_hour",
     "messages_per_hour_of_day",
     "peak_hour_of_day",
@@ -51,6 +54,7 @@ __all__ = [
     "plot_group_sizes",
     "plot_messages_per_hour",
     "quietest_hour_of_day",
+    "silent_friendship_share",
     "top_conversation_share",
     "write_workload",
 ]

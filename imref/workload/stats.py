@@ -25,6 +25,20 @@ def messages_per_hour(workload: Workload) -> pd.Series:
     )
 
 
+def messages_per_day(workload: Workload) -> pd.Series:
+    """Count messages on each day of the week, indexed Mon to Sun."""
+    weekly = messages_per_hour(workload)
+    daily = weekly.groupby(weekly.index // 24).sum()
+    daily.index = pd.Index(DAYS, name="day")
+    return daily
+
+
+def silent_friendship_share(workload: Workload) -> float:
+    """Return the share of single chats that carry no message in the week."""
+    chats = workload.friendships["conversation_id"]
+    return float((~chats.isin(workload.messages["conversation_id"])).mean())
+
+
 def messages_per_hour_of_day(workload: Workload) -> pd.Series:
     """Count messages in each hour of the day (0 to 23), summed over the week."""
     weekly = messages_per_hour(workload)
