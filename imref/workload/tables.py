@@ -202,6 +202,9 @@ def load(name: str = "default", *, data_dir: Path | None = None) -> Workload:
     from imref.tools.paths import DATA_DIR
 
     check_name(name)
+
+    # NOTE: data/ sits in the checkout beside the package and is not installed
+    # with it, so without an editable install pass data_dir explicitly.
     directory = (data_dir or DATA_DIR) / name
     frames = {
         table: read_table(directory / f"{table}.csv.gz", table) for table in TABLES
