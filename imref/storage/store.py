@@ -681,6 +681,70 @@ class MessageStore:
             )
         logger.info("removed user %d from group %d", user, conversation)
 
+    def import_directory(
+        self,
+        users: Iterable[int],
+        single_chats: Iterable[tuple[int, int, int]],
+        groups: Iterable[tuple[int, Iterable[int]]],
+    ) -> None:
+        """Insert users, single chats and groups with given ids in one transaction.
+
+        ``single_chats`` holds ``(conversation_id, user_a, user_b)`` and
+        ``groups`` holds ``(conversation_id, member ids)``. This is the bulk
+        path for replaying a recorded workload; ids must be positive and new.
+
+        Raises:
+            InvalidArgumentError: an id exists already or is not positive.
+        """
+        created_at = self._clock()
+        user_rows = [(user, created_at) for user in users]
+        conversation_rows = []
+        member_rows = []
+        for conversation, user_a, user_b in single_chats:
+            low, high = sorted((user_a, user_b))
+            conversation_rows.append(
+                (conversation, "single", f"{low}:{high}", 2, created_at)
+            )
+            member_rows += [(conversation, low), (conversation, high)]
+        for conversation, members in groups:
+            members = list(dict.fromkeys(members))
+            conversation_rows.append(
+                (conversation, "group", None, len(members), created_at)
+            )
+            member_rows += [(conversation, user) for user in members]
+        ids = [row[0] for row in user_rows] + [row[0] for row in conversation_rows]
+        if any(not isinstance(i, int) or i < 1 for i in ids):
+            bad = next(i for i in ids if not isinstance(i, int) or i < 1)
+            raise InvalidArgumentError(
+                f"id {bad!r} is invalid; users and conversations need positive ints"
+            )
+        try:
+            with self._write() as conn:
+                conn.executemany(
+                    "INSERT INTO users (user_id, created_at) VALUES (?, ?)", user_rows
+                )
+                conn.executemany(
+                    "INSERT INTO conversations "
+                    "(conversation_id, kind, pair_key, member_count, created_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    conversation_rows,
+                )
+                conn.executemany(
+                    "INSERT INTO members (conversation_id, user_id, join_seq, "
+                    "history_seq) VALUES (?, ?, 0, 0)",
+                    member_rows,
+                )
+        except sqlite3.IntegrityError as exc:
+            raise InvalidArgumentError(
+                f"import failed ({exc}); import into a new database, with each "
+                "user, conversation and pair of users once"
+            ) from exc
+        logger.info(
+            "imported %d users and %d conversations",
+            len(user_rows),
+            len(conversation_rows),
+        )
+
     def _require_group(self, conn: sqlite3.Connection, conversation: int) -> None:
         if self._require_conversation(conn, conversation) != "group":
             raise NotPermittedError(
