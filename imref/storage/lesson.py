@@ -57,7 +57,7 @@ def one_message_example(
                     "statements": len(statements),
                     "member_sync_items": len(synced.items),
                     "member_sync_seeks": sync_cost(
-                        mode, 1, len(synced.items)
+                        mode, 1 + other_chats, len(synced.items)
                     ).index_seeks,
                 }
             )
