@@ -5,13 +5,16 @@ Three measurements, each against a baseline measured in the same run:
 1. ``send`` in write mode against a bare loop that inserts the same message
    and inbox rows, one transaction per message, with the same pragmas
    (WAL, synchronous=NORMAL). Target: at least 0.5x the baseline's rate.
-2. ``send_many`` of one batch against a single ``executemany`` per table of
-   the same rows in one transaction. Target: at least 0.5x.
+2. ``send_many`` of a batch against one ``executemany`` per table of the
+   same rows in one transaction. Target: at least 0.5x.
+
+Both comparisons alternate chunks of imref and of bare sqlite3, so that a
+change in the load of a shared machine affects both alike.
 3. The median time of ``sync`` returning 100 new messages spread over 10
    conversations, in each mode. Target: at most 2 ms.
 
-Run from the repository root: ``python bench/storage.py``. It takes about
-half a minute on two cores and writes only to a temporary folder.
+Run from the repository root: ``python bench/storage.py``. It takes under a
+minute on two cores and writes only to a temporary folder.
 """
 
 from __future__ import annotations
@@ -80,56 +83,79 @@ def planned_rows(conversations, count: int):
     return messages, inbox
 
 
-def bench_send(folder: Path, members: int, count: int) -> tuple[float, float]:
-    """Return (store sends per second, bare loop messages per second)."""
+def bench_send(
+    folder: Path, members: int, count: int, rounds: int
+) -> tuple[float, float]:
+    """Return (store sends per second, bare loop messages per second).
+
+    The two alternate in ``rounds`` chunks, so that a change in the load of
+    a shared machine affects both alike.
+    """
     store, conversations = new_store(folder, f"send{members}", "write", members, 1)
     ((conversation, users),) = conversations
-    start = time.perf_counter()
-    for index in range(count):
-        store.send(users[0], conversation, f"message {index}")
-    store_rate = count / (time.perf_counter() - start)
+    conn, bare_conversations = baseline_connection(folder, f"bare{members}", members, 1)
+    messages, inbox = planned_rows(bare_conversations, count)
+    chunk = count // rounds
+    store_seconds = bare_seconds = 0.0
+    for round_index in range(rounds):
+        indexes = range(round_index * chunk, (round_index + 1) * chunk)
+        start = time.perf_counter()
+        for index in indexes:
+            store.send(users[0], conversation, f"message {index}")
+        store_seconds += time.perf_counter() - start
+
+        start = time.perf_counter()
+        for index in indexes:
+            conn.execute("BEGIN")
+            conn.execute(INSERT_MESSAGE, messages[index])
+            conn.executemany(INSERT_INBOX, inbox[index])
+            conn.execute("COMMIT")
+        bare_seconds += time.perf_counter() - start
     store.close()
-
-    conn, conversations = baseline_connection(folder, f"bare{members}", members, 1)
-    messages, inbox = planned_rows(conversations, count)
-    start = time.perf_counter()
-    for message, rows in zip(messages, inbox, strict=True):
-        conn.execute("BEGIN")
-        conn.execute(INSERT_MESSAGE, message)
-        conn.executemany(INSERT_INBOX, rows)
-        conn.execute("COMMIT")
-    bare_rate = count / (time.perf_counter() - start)
     conn.close()
-    return store_rate, bare_rate
+    sent = chunk * rounds
+    return sent / store_seconds, sent / bare_seconds
 
 
-def bench_send_many(folder: Path, members: int, count: int) -> tuple[float, float]:
-    """Return (send_many messages per second, executemany messages per second)."""
+def bench_send_many(
+    folder: Path, members: int, count: int, rounds: int
+) -> tuple[float, float]:
+    """Return (send_many messages per second, executemany messages per second).
+
+    Each of ``rounds`` batches goes first through ``send_many``, then
+    through one ``executemany`` per table on the bare connection.
+    """
     chats = 100
     store, conversations = new_store(folder, f"many{members}", "write", members, chats)
-    drafts = [
-        Draft(users[0], conversation, f"message {index}")
-        for index in range(count)
-        for conversation, users in [conversations[index % chats]]
-    ]
-    start = time.perf_counter()
-    store.send_many(drafts)
-    store_rate = count / (time.perf_counter() - start)
-    store.close()
-
-    conn, conversations = baseline_connection(
+    conn, bare_conversations = baseline_connection(
         folder, f"manybare{members}", members, chats
     )
-    messages, inbox = planned_rows(conversations, count)
-    inbox_rows = [row for rows in inbox for row in rows]
-    start = time.perf_counter()
-    conn.execute("BEGIN")
-    conn.executemany(INSERT_MESSAGE, messages)
-    conn.executemany(INSERT_INBOX, inbox_rows)
-    conn.execute("COMMIT")
-    bare_rate = count / (time.perf_counter() - start)
+    messages, inbox = planned_rows(bare_conversations, count)
+    chunk = count // rounds
+    store_seconds = bare_seconds = 0.0
+    for round_index in range(rounds):
+        indexes = range(round_index * chunk, (round_index + 1) * chunk)
+        drafts = [
+            Draft(users[0], conversation, f"message {index}")
+            for index in indexes
+            for conversation, users in [conversations[index % chats]]
+        ]
+        start = time.perf_counter()
+        store.send_many(drafts)
+        store_seconds += time.perf_counter() - start
+
+        message_rows = [messages[index] for index in indexes]
+        inbox_rows = [row for index in indexes for row in inbox[index]]
+        start = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.executemany(INSERT_MESSAGE, message_rows)
+        conn.executemany(INSERT_INBOX, inbox_rows)
+        conn.execute("COMMIT")
+        bare_seconds += time.perf_counter() - start
+    store.close()
     conn.close()
-    return store_rate, bare_rate
+    sent = chunk * rounds
+    return sent / store_seconds, sent / bare_seconds
 
 
 def bench_sync(folder: Path, mode: str, repeats: int) -> float:
@@ -172,16 +198,22 @@ def main(argv: list[str] | None = None) -> int:
         "--sends", type=int, default=5000, help="messages per send benchmark"
     )
     parser.add_argument(
-        "--batch", type=int, default=50_000, help="messages in the send_many batch"
+        "--batch", type=int, default=50_000, help="messages in the send_many batches"
     )
     parser.add_argument("--repeats", type=int, default=300, help="timed syncs per mode")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=10,
+        help="alternating chunks of imref and bare sqlite3 in each comparison",
+    )
     args = parser.parse_args(argv)
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="imref-bench-") as tmp:
         folder = Path(tmp)
         for members in (2, 20):
-            store_rate, bare_rate = bench_send(folder, members, args.sends)
+            store_rate, bare_rate = bench_send(folder, members, args.sends, args.rounds)
             rows.append(
                 (
                     f"send, write mode, {members} members",
@@ -192,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         for members in (2, 20):
-            store_rate, bare_rate = bench_send_many(folder, members, args.batch)
+            store_rate, bare_rate = bench_send_many(
+                folder, members, args.batch, args.rounds
+            )
             rows.append(
                 (
                     f"send_many, write mode, {members} members",
