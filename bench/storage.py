@@ -7,11 +7,11 @@ Three measurements, each against a baseline measured in the same run:
    (WAL, synchronous=NORMAL). Target: at least 0.5x the baseline's rate.
 2. ``send_many`` of a batch against one ``executemany`` per table of the
    same rows in one transaction. Target: at least 0.5x.
+3. The median time of ``sync`` returning 100 new messages spread over 10
+   conversations, in each mode. Target: at most 2 ms.
 
 Both comparisons alternate chunks of imref and of bare sqlite3, so that a
 change in the load of a shared machine affects both alike.
-3. The median time of ``sync`` returning 100 new messages spread over 10
-   conversations, in each mode. Target: at most 2 ms.
 
 Run from the repository root: ``python bench/storage.py``. It takes under a
 minute on two cores and writes only to a temporary folder.
