@@ -75,7 +75,7 @@ def test_cost_model_rejects_bad_mode():
 
 
 def test_send_statements_match_trace(tmp_path):
-    """The model's statement count equals what SQLite's trace callback sees."""
+    """The model's statement count equals the count from SQLite's trace callback."""
     for mode in ("write", "read"):
         store = MessageStore(tmp_path / f"{mode}.db", mode)
         users = [store.create_user() for _ in range(7)]

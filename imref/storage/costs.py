@@ -36,7 +36,7 @@ SYNC_STATEMENTS = 4
 
 @dataclass(frozen=True, slots=True)
 class SendCost:
-    """What one send costs: rows written and SQLite statements run."""
+    """The cost of one send: rows written and SQLite statements run."""
 
     rows_written: int
     inbox_rows: int
@@ -45,7 +45,7 @@ class SendCost:
 
 @dataclass(frozen=True, slots=True)
 class SyncCost:
-    """What one sync costs: index seeks, rows read and statements run."""
+    """The cost of one sync: index seeks, rows read and statements run."""
 
     index_seeks: int
     rows_read: int

@@ -71,9 +71,9 @@ logger = logging.getLogger("imref.storage")
 
 FANOUT_MODES = ("write", "read", "hybrid")
 # The cheapest threshold that `imref storage measure` found for this store on
-# the default workload: single chats fan out on write and every group on read,
-# because on one SQLite file a timeline seek costs about a tenth of an inbox
-# row write. NOTE: it assumes 24 syncs per user per day; with a remote
+# the default workload. Single chats fan out on write and every group on
+# read, because on one SQLite file a timeline seek costs about a tenth of an
+# inbox row write. NOTE: it assumes 24 syncs per user per day. With a remote
 # timeline read as costly as an inbox write, the same model picks 50.
 DEFAULT_HYBRID_THRESHOLD = 2
 DEFAULT_MAX_CONTENT_BYTES = 64 * 1024
@@ -692,8 +692,8 @@ class MessageStore:
     ) -> None:
         """Insert users, single chats and groups with given ids in one transaction.
 
-        ``single_chats`` holds ``(conversation_id, user_a, user_b)`` and
-        ``groups`` holds ``(conversation_id, member ids)``. This is the bulk
+        ``single_chats`` contains ``(conversation_id, user_a, user_b)`` tuples
+        and ``groups`` contains ``(conversation_id, member ids)`` pairs. This is the bulk
         path for replaying a recorded workload; ids must be positive and new.
 
         Raises:

@@ -222,9 +222,9 @@ class FanoutResults:
         )
 
 
-# NOTE: an assumed store where an inbox row write and a timeline read are
-# each one network round trip of about 1 ms, as when inboxes and timelines
-# live in a separate service; not measured.
+# NOTE: assumed, not measured. An inbox row write and a timeline read each
+# cost one network round trip of about 1 ms, as when inboxes and timelines
+# live in a separate service.
 REMOTE_UNITS = UnitCosts(
     send_write=1e-3, per_inbox_row=1e-3, send_read=1e-3, per_conversation_seek=1e-3
 )
