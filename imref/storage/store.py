@@ -693,8 +693,9 @@ class MessageStore:
         """Insert users, single chats and groups with given ids in one transaction.
 
         ``single_chats`` contains ``(conversation_id, user_a, user_b)`` tuples
-        and ``groups`` contains ``(conversation_id, member ids)`` pairs. This is the bulk
-        path for replaying a recorded workload; ids must be positive and new.
+        and ``groups`` contains ``(conversation_id, member ids)`` pairs. This
+        is the bulk path for replaying a recorded workload, so ids must be
+        positive and new, and the store does not check that members exist.
 
         Raises:
             InvalidArgumentError: an id exists already or is not positive.
