@@ -42,6 +42,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
+from imref.storage import queries as sql
 from imref.storage.cursor import decode_cursor, encode_cursor
 from imref.storage.errors import (
     ClientIdConflictError,
@@ -84,116 +85,6 @@ _LOOKUP_CHUNK = 500
 
 # The first 16 bytes of every SQLite 3 database file.
 _SQLITE_HEADER = b"SQLite format 3\x00"
-
-_MESSAGE_COLUMNS = (
-    "message_id, conversation_id, seq, sender_id, client_msg_id, type, content, "
-    "created_at"
-)
-
-# The sender's membership, the member count and the next seq, in one query.
-# No row back means an unknown conversation, an unknown user or a non-member.
-_SEND_CHECK = """
-SELECT c.member_count, (
-    SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE conversation_id = ?1
-)
-FROM members m JOIN conversations c ON c.conversation_id = m.conversation_id
-WHERE m.conversation_id = ?1 AND m.user_id = ?2 AND m.leave_seq IS NULL
-"""
-_LAST_SEQ = "SELECT coalesce(max(seq), 0) FROM messages WHERE conversation_id = ?"
-_INSERT_MESSAGE = """
-INSERT INTO messages (
-    message_id, conversation_id, seq, sender_id, client_msg_id, type, content,
-    target_id, via_inbox, created_at
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-# Each current member with their next per-user inbox seq.
-_MEMBER_INBOX_SEQS = """
-SELECT m.user_id, coalesce(
-    (SELECT max(i.user_seq) FROM inbox i WHERE i.user_id = m.user_id), 0
-) + 1
-FROM members m
-WHERE m.conversation_id = ? AND m.leave_seq IS NULL
-"""
-_NEXT_INBOX_SEQ = "SELECT coalesce(max(user_seq), 0) + 1 FROM inbox WHERE user_id = ?"
-_INSERT_INBOX = """
-INSERT INTO inbox (user_id, user_seq, conversation_id, seq, message_id)
-VALUES (?, ?, ?, ?, ?)
-"""
-
-# Sync columns in SyncItem order. A message removed for this user before it
-# is synced arrives with empty content; its recall or delete item follows.
-_SYNC_COLUMNS = """
-m.message_id, m.type, m.conversation_id, m.seq, m.sender_id,
-CASE WHEN EXISTS (
-    SELECT 1 FROM removals r
-    WHERE r.message_id = m.message_id AND r.user_id IN (0, :user)
-) THEN '' ELSE m.content END,
-t.seq, m.created_at, m.client_msg_id
-"""
-_SYNC_INBOX = f"""
-SELECT i.user_seq, {_SYNC_COLUMNS}
-FROM inbox i
-JOIN messages m ON m.message_id = i.message_id
-LEFT JOIN messages t ON t.message_id = m.target_id
-WHERE i.user_id = :user AND i.user_seq > :after
-ORDER BY i.user_seq
-LIMIT :limit
-"""
-_SYNC_TIMELINES = f"""
-SELECT {_SYNC_COLUMNS}
-FROM members mb
-JOIN messages m
-    ON m.conversation_id = mb.conversation_id
-    AND m.via_inbox = 0
-    AND m.message_id > :after
-LEFT JOIN messages t ON t.message_id = m.target_id
-WHERE mb.user_id = :user
-    AND m.seq > mb.join_seq
-    AND (mb.leave_seq IS NULL OR m.seq <= mb.leave_seq)
-ORDER BY m.message_id
-LIMIT :limit
-"""
-
-# Unread: other members' content messages above the read and join positions,
-# at most the leave position, and not removed for this user. The inbox query
-# counts messages fanned out on write; the timeline query counts the rest.
-_NOT_REMOVED = """
-NOT EXISTS (
-    SELECT 1 FROM removals r
-    WHERE r.message_id = m.message_id AND r.user_id IN (0, :user)
-)
-"""
-_UNREAD_INBOX = f"""
-SELECT i.conversation_id, count(*)
-FROM members mb
--- CROSS JOIN keeps members as the outer loop, so each conversation's inbox
--- rows above the read position are a range of the inbox_unread index.
-CROSS JOIN inbox i
-    ON i.user_id = mb.user_id
-    AND i.conversation_id = mb.conversation_id
-    AND i.seq > max(mb.read_seq, mb.join_seq)
-JOIN messages m ON m.message_id = i.message_id
-WHERE mb.user_id = :user
-    AND (mb.leave_seq IS NULL OR i.seq <= mb.leave_seq)
-    AND m.sender_id != :user
-    AND m.type NOT IN ('recall', 'delete')
-    AND {_NOT_REMOVED}
-GROUP BY i.conversation_id
-"""
-_UNREAD_TIMELINES = f"""
-SELECT m.conversation_id, count(*)
-FROM members mb
-JOIN messages m
-    ON m.conversation_id = mb.conversation_id
-    AND m.seq > max(mb.read_seq, mb.join_seq)
-WHERE mb.user_id = :user
-    AND m.via_inbox = 0
-    AND (mb.leave_seq IS NULL OR m.seq <= mb.leave_seq)
-    AND m.sender_id != :user
-    AND m.type NOT IN ('recall', 'delete')
-    AND {_NOT_REMOVED}
-GROUP BY m.conversation_id
-"""
 
 
 class MessageStore:
@@ -645,7 +536,7 @@ class MessageStore:
                 "WHERE conversation_id = ?",
                 (conversation,),
             )
-            last_seq = conn.execute(_LAST_SEQ, (conversation,)).fetchone()[0]
+            last_seq = conn.execute(sql.LAST_SEQ, (conversation,)).fetchone()[0]
             history_seq = 0 if see_history else last_seq
             # A user who left and comes back rejoins at the current seq.
             conn.execute(
@@ -837,13 +728,13 @@ class MessageStore:
         created_at: float,
     ) -> Message:
         """Allocate the next seq, insert the row and fan it out on write if due."""
-        row = conn.execute(_SEND_CHECK, (conversation, sender)).fetchone()
+        row = conn.execute(sql.SEND_CHECK, (conversation, sender)).fetchone()
         if row is None:
             raise self._membership_error(conn, sender, conversation)
         member_count, seq = row
         via_inbox = member_count <= self._inbox_max_members
         message_id = conn.execute(
-            _INSERT_MESSAGE,
+            sql.INSERT_MESSAGE,
             (
                 None,
                 conversation,
@@ -858,9 +749,10 @@ class MessageStore:
             ),
         ).lastrowid
         if via_inbox:
-            members = conn.execute(_MEMBER_INBOX_SEQS, (conversation,)).fetchall()
+            members = conn.execute(sql.MEMBER_INBOX_SEQS, (conversation,)).fetchall()
             conn.executemany(
-                _INSERT_INBOX, self._inbox_rows(members, conversation, seq, message_id)
+                sql.INSERT_INBOX,
+                self._inbox_rows(members, conversation, seq, message_id),
             )
         return Message(
             message_id,
@@ -891,7 +783,7 @@ class MessageStore:
         row = (
             self._connection()
             .execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages "
+                f"SELECT {sql.MESSAGE_COLUMNS} FROM messages "
                 "WHERE sender_id = ? AND client_msg_id = ?",
                 (sender, client_msg_id),
             )
@@ -985,7 +877,7 @@ class MessageStore:
         via_inbox: dict[int, bool] = {}
         pairs = dict.fromkeys((batch[i].conversation, batch[i].sender) for i in new)
         for conversation, sender in pairs:
-            row = conn.execute(_SEND_CHECK, (conversation, sender)).fetchone()
+            row = conn.execute(sql.SEND_CHECK, (conversation, sender)).fetchone()
             if row is None:
                 raise self._membership_error(conn, sender, conversation)
             member_count, next_seq[conversation] = row
@@ -1027,7 +919,7 @@ class MessageStore:
                     created_at,
                 )
             )
-        conn.executemany(_INSERT_MESSAGE, message_rows)
+        conn.executemany(sql.INSERT_MESSAGE, message_rows)
 
         # 4. Fan out on write: reserve each member's inbox seqs in one update,
         # then hand them out in message order.
@@ -1048,7 +940,7 @@ class MessageStore:
         for message in messages:
             if message.conversation_id in members:
                 continue
-            rows = conn.execute(_MEMBER_INBOX_SEQS, (message.conversation_id,))
+            rows = conn.execute(sql.MEMBER_INBOX_SEQS, (message.conversation_id,))
             members[message.conversation_id] = []
             for user, user_seq in rows:
                 members[message.conversation_id].append(user)
@@ -1067,7 +959,7 @@ class MessageStore:
                         message.message_id,
                     )
                 )
-        conn.executemany(_INSERT_INBOX, rows)
+        conn.executemany(sql.INSERT_INBOX, rows)
 
     def _stored_by_client_id(
         self, conn: sqlite3.Connection, batch: list[Draft]
@@ -1080,7 +972,7 @@ class MessageStore:
             chunk = keys[start : start + _LOOKUP_CHUNK]
             values = ", ".join(["(?, ?)"] * len(chunk))
             rows = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages "
+                f"SELECT {sql.MESSAGE_COLUMNS} FROM messages "
                 f"WHERE (sender_id, client_msg_id) IN (VALUES {values})",
                 [value for key in chunk for value in key],
             )
@@ -1158,7 +1050,7 @@ class MessageStore:
                     f"visible to them in conversation {target.conversation_id}"
                 )
             earlier = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE message_id = ("
+                f"SELECT {sql.MESSAGE_COLUMNS} FROM messages WHERE message_id = ("
                 "SELECT event_id FROM removals WHERE message_id = ? AND user_id = ?)",
                 (message_id, user),
             ).fetchone()
@@ -1169,7 +1061,7 @@ class MessageStore:
             # and one inbox row, in every fan-out mode.
             created_at = self._clock()
             event_id = conn.execute(
-                _INSERT_MESSAGE,
+                sql.INSERT_MESSAGE,
                 (
                     None,
                     target.conversation_id,
@@ -1183,9 +1075,9 @@ class MessageStore:
                     created_at,
                 ),
             ).lastrowid
-            user_seq = conn.execute(_NEXT_INBOX_SEQ, (user,)).fetchone()[0]
+            user_seq = conn.execute(sql.NEXT_INBOX_SEQ, (user,)).fetchone()[0]
             conn.execute(
-                _INSERT_INBOX,
+                sql.INSERT_INBOX,
                 (user, user_seq, target.conversation_id, None, event_id),
             )
             conn.execute(
@@ -1199,7 +1091,7 @@ class MessageStore:
 
     def _require_message(self, conn: sqlite3.Connection, message_id: int) -> Message:
         row = conn.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE message_id = ?",
+            f"SELECT {sql.MESSAGE_COLUMNS} FROM messages WHERE message_id = ?",
             (message_id,),
         ).fetchone()
         if row is None:
@@ -1245,10 +1137,10 @@ class MessageStore:
                 self._require_user(conn, user)
             # One row more than the limit from each path shows whether more wait.
             inbox = conn.execute(
-                _SYNC_INBOX, {"user": user, "after": inbox_after, "limit": limit + 1}
+                sql.SYNC_INBOX, {"user": user, "after": inbox_after, "limit": limit + 1}
             ).fetchall()
             timelines = conn.execute(
-                _SYNC_TIMELINES,
+                sql.SYNC_TIMELINES,
                 {"user": user, "after": timeline_after, "limit": limit + 1},
             ).fetchall()
 
@@ -1287,7 +1179,7 @@ class MessageStore:
         """
         with self._write() as conn:
             self._require_conversation(conn, conversation)
-            last_seq = conn.execute(_LAST_SEQ, (conversation,)).fetchone()[0]
+            last_seq = conn.execute(sql.LAST_SEQ, (conversation,)).fetchone()[0]
             if not isinstance(seq, int) or not 0 <= seq <= last_seq:
                 raise InvalidArgumentError(
                     f"seq {seq!r} is invalid for conversation {conversation!r}; "
@@ -1316,7 +1208,7 @@ class MessageStore:
         counts: Counter[int] = Counter()
         with self._read() as conn:
             self._require_user(conn, user)
-            for query in (_UNREAD_INBOX, _UNREAD_TIMELINES):
+            for query in (sql.UNREAD_INBOX, sql.UNREAD_TIMELINES):
                 for conversation, count in conn.execute(query, {"user": user}):
                     counts[conversation] += count
         return UnreadCounts(sum(counts.values()), dict(sorted(counts.items())))
@@ -1357,10 +1249,10 @@ class MessageStore:
             if before_seq is not None:
                 high = min(high, before_seq - 1)
             rows = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages m "
+                f"SELECT {sql.MESSAGE_COLUMNS} FROM messages m "
                 "WHERE conversation_id = :conversation AND seq > :low "
                 "AND seq <= :high AND type NOT IN ('recall', 'delete') "
-                f"AND {_NOT_REMOVED} ORDER BY seq DESC LIMIT :limit",
+                f"AND {sql.NOT_REMOVED} ORDER BY seq DESC LIMIT :limit",
                 {
                     "conversation": conversation,
                     "low": low,
