@@ -268,7 +268,8 @@ def test_sync_result_repr_is_one_line(store):
     result = store.sync(bob)
     assert isinstance(result, SyncResult)
     assert "\n" not in repr(result)
-    assert repr(result).startswith("SyncResult(1 items, complete=True")
+    assert repr(result).startswith("SyncResult(1 item, complete=True")
+    assert result.cursor.endswith(repr(result)[-10:-2])
 
 
 def test_sync_order_across_conversations(store):

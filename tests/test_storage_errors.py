@@ -372,3 +372,26 @@ def test_new_database_uses_wal(tmp_path):
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_import_directory_rejects_bad_ids(store):
+    store.import_directory([1, 2, 3], [(10, 1, 2)], [(20, [1, 2, 3])])
+    assert store.members(10) == [1, 2]
+    assert store.members(20) == [1, 2, 3]
+
+    with pytest.raises(InvalidArgumentError, match="id 0 is invalid"):
+        store.import_directory([0], [], [])
+    with pytest.raises(InvalidArgumentError, match="import failed"):
+        store.import_directory([4], [(10, 1, 3)], [])
+    assert store.sync(3).items == ()
+    with pytest.raises(UnknownUserError, match="user 4 not found"):
+        store.sync(4)
+
+
+def test_devices_need_known_user(store):
+    user = store.create_user()
+    phone = store.add_device(user, "phone")
+    laptop = store.add_device(user, "desktop")
+    assert store.devices(user) == [(phone, "phone"), (laptop, "desktop")]
+    with pytest.raises(UnknownUserError, match="user 404 not found"):
+        store.add_device(404, "phone")

@@ -66,9 +66,12 @@ class SyncResult:
     complete: bool
 
     def __repr__(self) -> str:
+        count = len(self.items)
+        noun = "item" if count == 1 else "items"
+        # The cursor's end is its signature, which differs between cursors.
         return (
-            f"SyncResult({len(self.items)} items, complete={self.complete}, "
-            f"cursor={self.cursor[:12]!r}...)"
+            f"SyncResult({count} {noun}, complete={self.complete}, "
+            f"cursor='...{self.cursor[-8:]}')"
         )
 
 
