@@ -2,7 +2,17 @@
 
 ``MessageStore`` keeps users, devices, conversations, members and messages in
 one SQLite file. ``sync(user, cursor=None, limit=100)`` is how a device pulls
-what it missed; see ``imref.storage.store`` for how each mode works.
+what it missed; see ``imref.storage.store`` for how each mode works::
+
+    store = MessageStore("chat.db", "hybrid")
+    alice, bob = store.create_user(), store.create_user()
+    chat = store.open_single(alice, bob)
+    store.send(alice, chat, "hello", client_msg_id="a-1")
+    result = store.sync(bob)            # a device's first sync
+    later = store.sync(bob, result.cursor)  # then from its last cursor
+
+Each ``SyncItem`` carries its ``conversation_id`` and that conversation's
+``seq``; a device applies items in order and keeps ``result.cursor``.
 """
 
 from imref.storage.errors import (

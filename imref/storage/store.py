@@ -68,6 +68,8 @@ from imref.storage.models import (
 )
 from imref.storage.schema import SCHEMA_VERSION, create_v1, migrate
 
+# Opening, closing and membership changes log at INFO. send, sync and
+# mark_read run once per message or per device, so they log at DEBUG.
 logger = logging.getLogger("imref.storage")
 
 FANOUT_MODES = ("write", "read", "hybrid")
