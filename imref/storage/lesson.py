@@ -65,7 +65,7 @@ def one_message_example(
 
 
 def skewed_clock_example(folder: str | Path) -> pd.DataFrame:
-    """Send two messages stamped by two servers whose clocks differ by 2 s.
+    """Send two messages stamped by two servers whose clocks differ by 1.8 s.
 
     The second message is sent later but stamped earlier, so ordering by
     ``created_at`` swaps them, while ``seq`` keeps the order of sending.
