@@ -395,3 +395,10 @@ def test_devices_need_known_user(store):
     assert store.devices(user) == [(phone, "phone"), (laptop, "desktop")]
     with pytest.raises(UnknownUserError, match="user 404 not found"):
         store.add_device(404, "phone")
+
+
+@pytest.mark.parametrize("draft", [(1, 2), (1, 2, "a", None, "text", "extra"), 5])
+def test_bad_draft_is_named(store, draft):
+    with pytest.raises(InvalidArgumentError, match="draft") as info:
+        store.send_many([draft])
+    assert repr(draft) in str(info.value)

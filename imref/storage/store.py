@@ -204,6 +204,9 @@ class MessageStore:
         except sqlite3.Error as exc:
             conn.close()
             raise self._translate(exc) or exc from exc
+        # NOTE: a thread's connection stays open until close(), even after
+        # the thread ends, so a caller that keeps starting new threads should
+        # use a thread pool.
         with self._connections_lock:
             self._connections.append(conn)
         self._local.conn = conn
@@ -825,8 +828,21 @@ class MessageStore:
 
         Raises:
             The errors of ``send``, for the first bad draft.
+            InvalidArgumentError: a draft is neither a Draft nor a tuple of
+                its fields.
         """
-        batch = [d if isinstance(d, Draft) else Draft(*d) for d in drafts]
+        batch = []
+        for draft in drafts:
+            if isinstance(draft, Draft):
+                batch.append(draft)
+                continue
+            try:
+                batch.append(Draft(*draft))
+            except TypeError:
+                raise InvalidArgumentError(
+                    f"draft {draft!r} is invalid; pass a Draft or a tuple of "
+                    "(sender, conversation, content[, client_msg_id[, type]])"
+                ) from None
         for draft in batch:
             self._check_content(draft.content, draft.type)
         created_at = self._clock()
