@@ -19,10 +19,8 @@ from imref import ImrefError, __version__
 COMMAND_MODULES = (
     "imref.tools.lab",
     "imref.tools.notebooks",
-    # "imref.workload.cli",
+    "imref.workload.cli",
 )
-
-logger = logging.getLogger("imref.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
