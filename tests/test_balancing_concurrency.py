@@ -1,11 +1,11 @@
-"""Picks racing membership changes: every answer must be a member at that moment.
+"""Picks racing membership changes: each pick must return a member at that moment.
 
 The pool is nine permanent gateways plus one churning gateway that a writer
-thread adds and removes. A version counter says when the churning gateway
-can be present: the writer makes it odd before ``add`` and even after
-``remove`` returns. A pick that starts and ends on the same even version ran
-while the churning gateway was absent throughout, so answering it is wrong.
-Any exception from ``pick`` is wrong too.
+thread adds and removes. A version counter tells when the churning gateway
+can be present, because the writer makes it odd before ``add`` and even
+after ``remove`` returns. A pick that starts and ends on the same even
+version ran while the churning gateway was absent throughout, so returning
+it is wrong. Any exception from ``pick`` is wrong too.
 """
 
 import sys

@@ -159,7 +159,7 @@ def test_ring_shared_point_owner_ignores_order():
         assert [ring.pick(key) for key in USERS[:2000]] == [
             rings[0].pick(key) for key in USERS[:2000]
         ]
-    # The least name owns every shared position.
+    # The name that sorts first owns every shared position.
     for position, count in shared.items():
         names = sorted(n for p, n in rings[0].points() if p == position)
         assert reference[position] == names[0]

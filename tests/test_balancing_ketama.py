@@ -24,7 +24,7 @@ def servers(case):
 
 
 def uhashring_points(ring):
-    """Return uhashring's points once per position, as its lookup sees them."""
+    """Return uhashring's points once per position, as its lookup uses them."""
     return sorted(set(ring.get_points()))
 
 

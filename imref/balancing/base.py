@@ -3,7 +3,7 @@
 Theory of operation: a strategy keeps its membership as an immutable
 snapshot (tuples, sorted arrays) in one attribute, ``_snapshot``. ``pick``
 reads that attribute once and works only on the object it got, so it needs
-no lock and never sees half an update. ``add``, ``remove`` and
+no lock and never reads half an update. ``add``, ``remove`` and
 ``set_weight`` build a complete new snapshot under ``_lock`` and then
 replace the attribute in one assignment, which is atomic in CPython. A
 failed update raises before the assignment, so the pool is unchanged.

@@ -1,9 +1,9 @@
 """Consistent hashing with bounded loads (Mirrokni, Thorup and Zadimoghaddam).
 
 Theory of operation: keys go round a hash ring as usual, but a node that
-already holds its cap is skipped, and the key goes on to the next node
+already has its cap of keys is skipped, and the key goes on to the next node
 clockwise. With m keys already placed on n nodes the cap is
-``ceil((1 + eps) * (m + 1) / n)``, so no node ever holds more than about
+``ceil((1 + eps) * (m + 1) / n)``, so no node ever gets more than about
 (1 + eps) times the mean. The price is that a key's node depends on the
 live load, not only on the key and the membership: the same key may land
 elsewhere when it reconnects, so another service must look it up rather

@@ -90,7 +90,7 @@ class JumpHash(Balancer):
         """Return the node for ``key``.
 
         A str or bytes key is hashed to 64 bits with xxh3_64 (xxhash, seed 0)
-        of its UTF-8 bytes; an int key is used directly, mod 2**64.
+        of its UTF-8 bytes. An int key is used directly, mod 2**64.
 
         Raises:
             InvalidKeyError: if ``key`` is missing or not str, bytes or int.

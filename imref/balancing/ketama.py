@@ -24,8 +24,8 @@ shared point  the server listed first (the        the server added last (the las
 Where a target misbehaves, imref does not follow it. Both targets give a
 server whose weight rounds to zero hashes no point at all, silently; imref
 raises ``WeightTooSmallError``. uhashring hashes a bytes key as its repr,
-``"b'...'"``; imref hashes a bytes key as its bytes, so ``"user:1"`` and
-``b"user:1"`` pick the same server in both modes.
+``"b'...'"``, but imref hashes a bytes key as its bytes. So ``"user:1"``
+and ``b"user:1"`` pick the same server in both modes.
 """
 
 from __future__ import annotations

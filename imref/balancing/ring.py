@@ -4,7 +4,7 @@ Theory of operation: every node puts ``round(vnodes * weight)`` points on a
 ring of ``RING_SIZE`` positions, at the hash of ``f"{node}#{i}"``. A key goes
 to the first point at or after the key's hash, wrapping past the end to the
 first point. When points of two nodes share a position, the node whose name
-sorts first owns it, so every client computes the same owner whatever order
+sorts first owns it. So every client computes the same owner whatever order
 it learnt the nodes in, and removing a node gives its shared points to the
 next name at the same position.
 """
@@ -85,7 +85,7 @@ def build_ring_snapshot(
     position_array = np.array([*positions, 2**64 - 1], dtype=np.uint64)
 
     # Step 3: split the ring into about four buckets per position, so that a
-    # lookup starts at most a few positions before its answer.
+    # lookup starts at most a few positions before its result.
     bucket_bits = min(ring_bits, 22, max(1, (4 * len(positions)).bit_length()))
     shift = np.uint64(ring_bits - bucket_bits)
     bucket_low = np.arange(2**bucket_bits, dtype=np.uint64) << shift
@@ -112,7 +112,7 @@ def lookup_slots(snapshot: RingSnapshot, hashes: np.ndarray) -> np.ndarray:
     """
     slots = snapshot.bucket_start[hashes >> snapshot.bucket_shift]
     # Advance every slot that is still behind its hash; each pass moves at
-    # least one slot, and no bucket holds more than a few positions.
+    # least one slot, and no bucket contains more than a few positions.
     while True:
         behind = snapshot.position_array[slots] < hashes
         if not behind.any():
@@ -210,7 +210,7 @@ class HashRing(Balancer):
         For str or bytes keys, return a list of node names equal to
         ``[pick(k) for k in keys]``. For a NumPy integer array, hash each
         integer (taken mod 2**64) with the splitmix64 finaliser and return
-        an array of indices into ``nodes``; this integer hash differs from
+        an array of indices into ``nodes``. This integer hash differs from
         the str path, so ``pick_many(np.array([7]))`` need not match
         ``pick("7")``.
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from imref.balancing.base import Balancer, LoadAware, LoadCounter
 from imref.balancing.errors import InvalidWeightError
 
-# The longest smooth weighted round-robin period that is precomputed. A
+# The maximum smooth weighted round-robin period that is precomputed. A
 # period is the sum of the weights divided by their greatest common divisor.
 MAX_SWRR_PERIOD = 100_000
 
