@@ -111,8 +111,9 @@ def lookup_slots(snapshot: RingSnapshot, hashes: np.ndarray) -> np.ndarray:
     is the first point's owner.
     """
     slots = snapshot.bucket_start[hashes >> snapshot.bucket_shift]
-    # Advance every slot that is still behind its hash; each pass moves at
-    # least one slot, and no bucket contains more than a few positions.
+    # Advance every slot that is still behind its hash. Each pass moves at
+    # least one slot, and with about four buckets per position a bucket
+    # rarely contains more than a few positions.
     while True:
         behind = snapshot.position_array[slots] < hashes
         if not behind.any():
