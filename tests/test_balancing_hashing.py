@@ -206,7 +206,7 @@ def test_ring_str_and_bytes_agree_for_every_hash(hash_name):
 
 
 def test_jump_hash_guava_golden_values():
-    # Guava's HashingTest.java,
+    # google/guava, guava-tests/test/com/google/common/hash/HashingTest.java,
     # testConsistentHash_linearCongruentialGeneratorCompatibility.
     assert jump_hash(1, 100) == 55
     assert jump_hash(2, 100) == 62
