@@ -64,6 +64,31 @@ def test_load_stats_repr_one_line():
     assert "max/mean=1.333" in text
 
 
+def test_load_stats_sums_costs():
+    # Equal counts, unequal work: a gets 1 + 1, b gets 1 + 7.
+    stats = load_stats(["a", "b", "a", "b"], costs=[1, 1, 1, 7])
+    assert stats.counts == {"a": 2.0, "b": 8.0}
+    assert stats.mean == 5.0
+    assert stats.max == 8
+    assert stats.max_over_mean == pytest.approx(1.6)
+
+
+def test_load_stats_divides_by_capacity():
+    # Two keys each, but b has half the capacity, so it is twice as busy.
+    stats = load_stats(["a", "b", "a", "b"], capacities={"a": 2, "b": 1})
+    assert stats.counts == {"a": 1.0, "b": 2.0}
+    assert stats.max_over_mean == pytest.approx(2 / 1.5)
+
+
+def test_load_stats_rejects_bad_costs_and_capacities():
+    with pytest.raises(AnalysisError, match="one value per key"):
+        load_stats(["a", "b"], costs=[1.0])
+    with pytest.raises(AnalysisError, match="capacity of node 'b'"):
+        load_stats(["a", "b"], capacities={"a": 1})
+    with pytest.raises(AnalysisError, match="capacity of node 'a'"):
+        load_stats(["a"], capacities={"a": 0})
+
+
 def test_load_stats_rejects_empty():
     with pytest.raises(AnalysisError, match="empty assignment"):
         load_stats([])

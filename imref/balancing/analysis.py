@@ -24,6 +24,7 @@ nodes makes a server's share a sum of v arcs, whose spread shrinks like
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,19 +42,40 @@ class AnalysisError(ImrefError, ValueError):
 # -- load statistics ---------------------------------------------------------
 
 
-def load_counts(assignment: Iterable[Any], nodes: Iterable[Any] = ()) -> dict:
-    """Count how many keys each node received.
+def load_counts(
+    assignment: Iterable[Any],
+    nodes: Iterable[Any] = (),
+    *,
+    costs: Iterable[float] | None = None,
+) -> dict:
+    """Count how many keys each node received, or sum their costs.
 
-    Nodes listed in ``nodes`` appear with a count of 0 even when no key landed
+    Nodes listed in ``nodes`` appear with a load of 0 even when no key landed
     on them, first and in the order given; other nodes follow in order of first
-    appearance.
+    appearance. ``costs``, when given, holds one cost per key in the same
+    order, and a node's load is the sum of the costs of its keys.
+
+    Raises:
+        AnalysisError: if ``costs`` is not as long as the assignment.
     """
-    counts = {node: 0 for node in nodes}
     if isinstance(assignment, np.ndarray):
         assignment = assignment.tolist()
-    for node in assignment:
-        counts[node] = counts.get(node, 0) + 1
-    return counts
+    assignment = list(assignment)
+    if costs is None:
+        counts = {node: 0 for node in nodes}
+        for node in assignment:
+            counts[node] = counts.get(node, 0) + 1
+        return counts
+    cost_list = [float(cost) for cost in costs]
+    if len(cost_list) != len(assignment):
+        raise AnalysisError(
+            f"costs must give one value per key: {len(cost_list)!r} costs "
+            f"for {len(assignment)!r} keys"
+        )
+    loads = {node: 0.0 for node in nodes}
+    for node, cost in zip(assignment, cost_list, strict=True):
+        loads[node] = loads.get(node, 0.0) + cost
+    return loads
 
 
 @dataclass(frozen=True)
@@ -61,54 +83,78 @@ class LoadStats:
     """Load per node and how far the maximum is above the mean."""
 
     counts: dict = field(repr=False)
-    total: int
+    total: float
     mean: float
-    max: int
-    min: int
+    max: float
+    min: float
     max_over_mean: float
     cv: float
 
     def __repr__(self) -> str:
         return (
-            f"LoadStats(nodes={len(self.counts)}, keys={self.total}, "
-            f"max={self.max}, mean={self.mean:.1f}, "
+            f"LoadStats(nodes={len(self.counts)}, total={self.total:g}, "
+            f"max={self.max:g}, mean={self.mean:.1f}, "
             f"max/mean={self.max_over_mean:.3f}, cv={self.cv:.3f})"
         )
 
 
-def load_stats(assignment: Iterable[Any], nodes: Iterable[Any] = ()) -> LoadStats:
+def load_stats(
+    assignment: Iterable[Any],
+    nodes: Iterable[Any] = (),
+    *,
+    costs: Iterable[float] | None = None,
+    capacities: Mapping[Any, float] | None = None,
+) -> LoadStats:
     """Compute max/mean and the coefficient of variation of the load per node.
 
-    The coefficient of variation is the population standard deviation of the
-    counts divided by their mean. Pass ``nodes`` so that a node that received
-    no key counts as a load of 0.
+    The load is the number of keys, or the sum of their ``costs`` when given.
+    With ``capacities`` (a node -> capacity mapping) each load is divided by
+    its node's capacity, so the statistics describe utilisation. The
+    coefficient of variation is the population standard deviation of the loads
+    divided by their mean. Pass ``nodes`` so that a node that received no key
+    counts as a load of 0.
 
     Raises:
-        AnalysisError: if the assignment is empty and no node is given, or if
-            no key was assigned at all.
+        AnalysisError: if no key was assigned, if ``costs`` does not match the
+            keys, or if a node has no positive capacity.
     """
-    counts = load_counts(assignment, nodes)
-    if not counts:
+    loads = load_counts(assignment, nodes, costs=costs)
+    if not loads:
         raise AnalysisError(
             "load_stats() got an empty assignment and no nodes; pass at least one key"
         )
-    values = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
-    total = int(values.sum())
+    if capacities is not None:
+        for node in loads:
+            capacity = capacities.get(node)
+            if not isinstance(capacity, numbers.Real) or not capacity > 0:
+                raise AnalysisError(
+                    f"capacity of node {node!r} must be a positive number, "
+                    f"got {capacity!r}"
+                )
+        loads = {node: load / capacities[node] for node, load in loads.items()}
+    values = np.fromiter(loads.values(), dtype=float, count=len(loads))
+    total = values.sum()
     if total == 0:
         raise AnalysisError(
-            f"load_stats() got no keys for nodes {list(counts)!r}; "
+            f"load_stats() got no keys for nodes {list(loads)!r}; "
             "pass at least one assigned key"
         )
     mean = total / len(values)
     return LoadStats(
-        counts=counts,
-        total=total,
-        mean=mean,
-        max=int(values.max()),
-        min=int(values.min()),
+        counts=loads,
+        total=_plain_number(total),
+        mean=float(mean),
+        max=_plain_number(values.max()),
+        min=_plain_number(values.min()),
         max_over_mean=float(values.max() / mean),
         cv=float(values.std() / mean),
     )
+
+
+def _plain_number(value: float) -> int | float:
+    # Counts stay ints so that a table of them reads 1000, not 1000.0.
+    value = float(value)
+    return int(value) if value.is_integer() else value
 
 
 # -- keys moved --------------------------------------------------------------
