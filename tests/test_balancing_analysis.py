@@ -4,15 +4,22 @@ import math
 
 import numpy as np
 import pytest
+import xxhash
 
 from imref import ImrefError
+from imref.balancing import HashRing
 from imref.balancing.analysis import (
     AnalysisError,
     approximate_max_share,
     arc_lengths,
+    assign,
+    assign_last_writer_wins,
+    assign_strategies,
     expected_largest_arc,
     ideal_moved_on_add,
     ideal_moved_on_remove,
+    keys_moved,
+    keys_moved_table,
     largest_arc,
     load_counts,
     load_stats,
@@ -24,6 +31,7 @@ from imref.balancing.analysis import (
     mod_n_assignment,
     mod_n_moved_fraction,
     moved_fraction,
+    order_agreement,
     ring_shares,
     simulate_max_load,
     simulate_max_share,
@@ -303,3 +311,105 @@ def test_virtual_nodes_shrink_largest_share():
 def test_simulated_shares_sum_to_one():
     rng_shares = simulate_max_share(1, 5, seed=SEED, trials=3)
     assert rng_shares == pytest.approx([1.0, 1.0, 1.0])
+
+
+# -- strategies on keys ------------------------------------------------------
+
+NODES = [f"gw-{i}" for i in range(1, 11)]
+KEYS = [f"user:{i}" for i in range(5_000)]
+
+
+def test_assign_strategies_matches_pick():
+    assignments = assign_strategies(NODES, KEYS[:200], seed=SEED, names=["ring"])
+    ring = HashRing(NODES)
+    assert list(assignments) == ["ring"]
+    assert assignments["ring"].tolist() == [ring.pick(k) for k in KEYS[:200]]
+
+
+def test_assign_strategies_round_robin_even():
+    assignments = assign_strategies(NODES, KEYS, seed=SEED, names=["round_robin"])
+    stats = load_stats(assignments["round_robin"], NODES)
+    assert stats.max_over_mean == 1.0
+
+
+def test_keys_moved_ring_near_ideal():
+    moved = keys_moved("ring", NODES, KEYS, new_node="gw-11", seed=SEED)
+    assert moved.on_add == pytest.approx(1 / 11, rel=0.2)
+    assert moved.on_remove == pytest.approx(1 / 10, rel=0.2)
+    assert "ring" in repr(moved)
+
+
+def test_keys_moved_ring_counts_only_new_owner():
+    # On a ring every moved key moves to the new node, nowhere else.
+    before = assign(HashRing(NODES), KEYS)
+    grown = HashRing(NODES)
+    grown.add("gw-11")
+    after = assign(grown, KEYS)
+    changed = before != after
+    assert set(after[changed]) == {"gw-11"}
+    moved = keys_moved("ring", NODES, KEYS, new_node="gw-11", seed=SEED)
+    assert moved.on_add == moved_fraction(before, after)
+
+
+def test_keys_moved_round_robin_moves_most():
+    moved = keys_moved("round_robin", NODES, KEYS, new_node="gw-11", seed=SEED)
+    assert moved.on_add > 0.85
+    assert moved.on_remove > 0.85
+
+
+def test_keys_moved_table_has_mod_n_baseline():
+    table = keys_moved_table(
+        NODES, KEYS, new_node="gw-11", seed=SEED, names=["ring", "random"]
+    )
+    assert list(table.index) == ["ring", "random", "mod_n"]
+    assert table.loc["mod_n", "on_add"] == pytest.approx(10 / 11, abs=0.02)
+    assert table.loc["mod_n", "on_remove"] == pytest.approx(9 / 10, abs=0.02)
+    assert table.loc["random", "on_add"] == pytest.approx(10 / 11, abs=0.02)
+    assert table.loc["ring", "on_add"] < 0.12
+
+
+def test_order_agreement_hash_vs_counter():
+    assert order_agreement("ring", NODES, KEYS, seed=SEED) == 1.0
+    # Reversed, key i of 5,000 is picked at step 4,999 - i, and
+    # 4,999 - i = i (mod 10) has no solution, so no key keeps its node.
+    assert order_agreement("round_robin", NODES, KEYS, seed=SEED) == 0.0
+    assert order_agreement("random", NODES, KEYS, seed=SEED) == pytest.approx(
+        0.1, abs=0.02
+    )
+
+
+def test_last_writer_wins_depends_on_order():
+    # Points a@10, b@10 and c@50 on a ring of 100: the shared position 10
+    # goes to whichever of a and b came last.
+    a, b, c = [(10, "a")], [(10, "b")], [(50, "c")]
+    keys = [5, 10, 30, 50, 70]
+    assert assign_last_writer_wins([a, b, c], keys).tolist() == [
+        "b",
+        "b",
+        "c",
+        "c",
+        "b",
+    ]
+    assert assign_last_writer_wins([b, a, c], keys).tolist() == [
+        "a",
+        "a",
+        "c",
+        "c",
+        "a",
+    ]
+
+
+def test_hash_ring_tie_break_beats_last_writer():
+    # A 12-bit ring forces shared points between two nodes of 160 points.
+    options = {"hash": xxhash.xxh3_64_intdigest, "hash_bits": 12}
+    forward = HashRing(["gw-1", "gw-2"], **options)
+    backward = HashRing(["gw-2", "gw-1"], **options)
+    positions = [p for p, _ in forward.points()]
+    assert len(positions) > len(set(positions))
+    assert assign(forward, KEYS).tolist() == assign(backward, KEYS).tolist()
+
+    lists = [HashRing([node], **options).points() for node in ("gw-1", "gw-2")]
+    key_positions = [forward.hash_key(k) for k in KEYS]
+    one_way = assign_last_writer_wins(lists, key_positions)
+    other_way = assign_last_writer_wins(lists[::-1], key_positions)
+    assert moved_fraction(one_way, other_way) > 0

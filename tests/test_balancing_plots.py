@@ -1,4 +1,4 @@
-"""Tests for imref.balancing.plots: what each figure draws."""
+"""Tests for imref.balancing.plots and widgets: what each figure draws."""
 
 import math
 
@@ -9,14 +9,17 @@ import pytest
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.patches import Rectangle
 
+from imref.balancing import HashRing
 from imref.balancing.analysis import max_load_curve
 from imref.balancing.plots import (
     node_colors,
     plot_keys_moved,
     plot_load_per_server,
     plot_max_load,
+    plot_ring,
     plot_ring_points,
 )
+from imref.balancing.widgets import RingExplorer
 
 SEED = 20261204
 
@@ -165,3 +168,84 @@ def test_max_load_draws_simulation_and_theory():
     simulated = np.asarray(ratio_lines[0].get_ydata())
     assert simulated == pytest.approx(curve.one_choice / curve.mean)
     assert ratio_ax.get_xscale() == "log"
+
+
+# -- ring drawn from a real HashRing, and the widget -------------------------
+
+
+def test_plot_ring_from_hash_ring():
+    ring = HashRing(["gw-1", "gw-2", "gw-3"], vnodes=20)
+    keys = [f"user:{i}" for i in range(40)]
+    figure = plot_ring(ring, keys)
+    (ax,) = figure.axes
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert [len(s.get_offsets()) for s in scatters] == [20, 20, 20]
+    (ticks,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+    expected = sorted(2 * math.pi * ring.hash_key(k) / ring.RING_SIZE for k in keys)
+    assert sorted(seg[0][0] for seg in ticks.get_segments()) == pytest.approx(expected)
+    assert len(_bars(ax)) == 60
+
+
+def _explorer(nodes=("gw-1", "gw-2", "gw-3"), keys=200):
+    ring = HashRing(list(nodes), vnodes=40)
+    return RingExplorer(ring, [f"user:{i}" for i in range(keys)])
+
+
+def _drawn_nodes(explorer):
+    (ax,) = explorer.figure.axes
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)]
+    return {s.get_label().split()[0]: len(s.get_offsets()) for s in scatters}
+
+
+def test_widget_add_joins_next_gateway():
+    explorer = _explorer()
+    first_figure = explorer.figure
+    explorer.on_add()
+    assert explorer.ring.nodes == ("gw-1", "gw-2", "gw-3", "gw-4")
+    assert explorer.figure is not first_figure
+    assert _drawn_nodes(explorer) == {"gw-1": 40, "gw-2": 40, "gw-3": 40, "gw-4": 40}
+    assert "gw-4 joined" in explorer.status.value
+    # The share that moved is what gw-4 now owns, so about a quarter.
+    assert 0.1 < explorer.last_moved < 0.4
+    owned_by_new = sum(explorer.ring.pick(k) == "gw-4" for k in explorer.keys)
+    assert explorer.last_moved == pytest.approx(owned_by_new / len(explorer.keys))
+
+
+def test_widget_remove_takes_last_added_then_last_node():
+    explorer = _explorer()
+    explorer.on_add()
+    explorer.on_add()
+    assert explorer.ring.nodes[-2:] == ("gw-4", "gw-5")
+    explorer.on_remove()
+    assert "gw-5" not in explorer.ring.nodes
+    explorer.on_remove()
+    explorer.on_remove()
+    assert explorer.ring.nodes == ("gw-1", "gw-2")
+    # A node that left is still listed, with no points, so colours stay put.
+    assert _drawn_nodes(explorer) == {
+        "gw-1": 40,
+        "gw-2": 40,
+        "gw-3": 0,
+        "gw-4": 0,
+        "gw-5": 0,
+    }
+
+
+def test_widget_keeps_one_gateway_and_respects_limit():
+    explorer = _explorer(nodes=("gw-1",))
+    explorer.on_remove()
+    assert explorer.ring.nodes == ("gw-1",)
+    assert "at least one gateway" in explorer.status.value
+    explorer.max_nodes = 2
+    explorer.on_add()
+    explorer.on_add()
+    assert explorer.ring.nodes == ("gw-1", "gw-2")
+    assert "at most 2 gateways" in explorer.status.value
+
+
+def test_widget_buttons_call_handlers():
+    explorer = _explorer()
+    explorer.add_button.click()
+    assert len(explorer.ring.nodes) == 4
+    explorer.remove_button.click()
+    assert len(explorer.ring.nodes) == 3

@@ -546,21 +546,20 @@ def keys_moved(
     Each measurement compares two fresh balancers that assign the same keys in
     the same order: one built on ``nodes``, and one built on ``nodes`` and then
     changed with ``add(new_node)`` or ``remove(nodes[-1])``. The last node
-    leaves because jump hash can only remove its last bucket. A strategy whose
-    ``add`` or ``remove`` raises gets NaN for that change.
+    leaves because jump hash can only remove its last bucket. The changed
+    balancer gets ``seed + 1``: a reconnecting user meets fresh random draws,
+    and reusing the seed would make a random strategy look stickier than it
+    is. A strategy whose ``add`` or ``remove`` raises gets NaN for that change.
     """
     from imref.balancing import BalancingError
 
     cls = _strategies()[name]
     options = dict(options or {})
 
-    def fresh():
-        return cls(list(nodes), seed=seed, **options)
-
-    before = assign(fresh(), keys)
+    before = assign(cls(list(nodes), seed=seed, **options), keys)
     results = []
     for change in ("add", "remove"):
-        balancer = fresh()
+        balancer = cls(list(nodes), seed=seed + 1, **options)
         try:
             if change == "add":
                 balancer.add(new_node)
@@ -631,3 +630,28 @@ def order_agreement(
     forward = assign(cls(list(nodes), seed=seed, **options), keys)
     backward = assign(cls(list(nodes), seed=seed, **options), list(keys)[::-1])
     return 1 - moved_fraction(forward, backward[::-1])
+
+
+def assign_last_writer_wins(
+    point_lists: Sequence[Sequence[tuple[int, Any]]],
+    key_positions: Sequence[int],
+) -> np.ndarray:
+    """Assign keys on a ring where a shared position goes to the node added last.
+
+    ``point_lists`` holds each node's points in the order the nodes were
+    added. Building the ring as a dict from position to node gives this rule,
+    because a later point overwrites an earlier one. Two clients that learnt
+    the nodes in different orders then disagree on every key behind a shared
+    position. A key goes to the first position at or after its own, wrapping.
+    """
+    owner_at: dict[int, Any] = {}
+    for points in point_lists:
+        for position, node in points:
+            owner_at[int(position)] = node
+    if not owner_at:
+        raise AnalysisError("a ring needs at least one point to assign keys")
+    positions = np.array(sorted(owner_at), dtype=np.uint64)
+    owners = np.array([owner_at[int(p)] for p in positions], dtype=object)
+    slots = np.searchsorted(positions, np.asarray(key_positions, dtype=np.uint64))
+    slots[slots == len(positions)] = 0
+    return owners[slots]

@@ -233,3 +233,26 @@ def plot_max_load(curve: MaxLoadCurve) -> Figure:
     excess_ax.legend(fontsize="small")
     figure.tight_layout()
     return figure
+
+
+def plot_ring(
+    ring: Any,
+    keys: Iterable[str | bytes] = (),
+    *,
+    nodes: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Draw a ring balancer's points and where ``keys`` hash to.
+
+    ``ring`` is a ``HashRing`` or any balancer with ``points()``,
+    ``RING_SIZE`` and ``hash_key(key)``. ``nodes`` fixes the colour order, and
+    defaults to the ring's own nodes.
+    """
+    key_positions = [ring.hash_key(key) for key in keys]
+    return plot_ring_points(
+        ring.points(),
+        ring.RING_SIZE,
+        key_positions=key_positions,
+        nodes=list(ring.nodes) if nodes is None else nodes,
+        title=title,
+    )
