@@ -12,7 +12,7 @@ next name at the same position.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,14 +45,22 @@ class RingSnapshot:
 
 
 def build_ring_snapshot(
-    points: Iterable[tuple[int, str]], nodes: tuple[str, ...]
+    points: Iterable[tuple[int, str]],
+    nodes: tuple[str, ...],
+    tie_break: Callable[[str], Any] | None = None,
 ) -> RingSnapshot:
-    """Sort ``points`` and give each distinct position one owner, the least name."""
-    ordered = tuple(sorted(set(points)))
+    """Sort ``points`` and give each distinct position one owner.
+
+    Points at one position are ordered by ``tie_break(node)``, by default the
+    node name, and the first of them owns the position.
+    """
+    rank = tie_break or (lambda node: node)
+    ordered = tuple(sorted(set(points), key=lambda point: (point[0], rank(point[1]))))
+
+    # Step 1: the first point at each position owns it.
     positions: list[int] = []
     owners: list[str] = []
     for position, node in ordered:
-        # Step 1: the first point at a position has the least node name.
         if positions and positions[-1] == position:
             continue
         positions.append(position)
