@@ -655,3 +655,88 @@ def assign_last_writer_wins(
     slots = np.searchsorted(positions, np.asarray(key_positions, dtype=np.uint64))
     slots[slots == len(positions)] = 0
     return owners[slots]
+
+
+def shared_positions(points: Sequence[tuple[int, Any]]) -> int:
+    """Return how many ring positions hold more than one point."""
+    seen: dict[int, int] = {}
+    for position, _ in points:
+        seen[int(position)] = seen.get(int(position), 0) + 1
+    return sum(1 for count in seen.values() if count > 1)
+
+
+def load_table(assignments: Mapping[str, Sequence[Any]], nodes: Sequence[Any]):
+    """Return max/mean, the coefficient of variation and max per strategy."""
+    import pandas as pd
+
+    rows = []
+    for name, assignment in assignments.items():
+        stats = load_stats(assignment, nodes)
+        rows.append((name, stats.max, stats.min, stats.max_over_mean, stats.cv))
+    columns = ["strategy", "max", "min", "max_over_mean", "cv"]
+    return pd.DataFrame(rows, columns=columns).set_index("strategy")
+
+
+def agreement_table(
+    nodes: Sequence[str],
+    keys: Sequence[Any],
+    *,
+    seed: int,
+    names: Iterable[str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+):
+    """Return ``order_agreement`` for each strategy as a pandas Series."""
+    import pandas as pd
+
+    options = options or {}
+    chosen = list(_strategies()) if names is None else list(names)
+    values = {
+        name: order_agreement(name, nodes, keys, seed=seed, options=options.get(name))
+        for name in chosen
+    }
+    return pd.Series(values, name="same node in either order")
+
+
+def vnodes_sweep(
+    nodes: Sequence[str],
+    keys: Sequence[str],
+    vnodes: Iterable[int],
+    *,
+    seed: int,
+    trials: int = 200,
+):
+    """Measure a HashRing's balance for each count of virtual nodes per server.
+
+    Columns: the largest server share of this ring, the mean largest share of
+    ``trials`` random rings, the estimate ``approximate_max_share``, and the
+    max/mean load of ``keys``. Shares are fractions of the ring, so a perfect
+    ring gives each of n servers 1/n.
+    """
+    import pandas as pd
+
+    from imref.balancing import HashRing
+
+    n = len(nodes)
+    rows = []
+    for count in vnodes:
+        ring = HashRing(list(nodes), vnodes=count)
+        shares = ring_shares(ring.points(), ring.RING_SIZE)
+        simulated = simulate_max_share(n, count, seed=seed, trials=trials).mean()
+        stats = load_stats(assign(ring, keys), nodes)
+        rows.append(
+            (
+                count,
+                max(shares.values()),
+                float(simulated),
+                approximate_max_share(n, count),
+                stats.max_over_mean,
+            )
+        )
+    columns = [
+        "vnodes",
+        "max_share",
+        "simulated_max_share",
+        "estimated_max_share",
+        "max_over_mean",
+    ]
+    return pd.DataFrame(rows, columns=columns).set_index("vnodes")
