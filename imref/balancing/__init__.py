@@ -8,6 +8,7 @@ name to each class.
 """
 
 from imref.balancing.base import Balancer, LoadAware
+from imref.balancing.bounded import BoundedLoadRing
 from imref.balancing.errors import (
     BalancingError,
     DuplicateNodeError,
@@ -21,6 +22,10 @@ from imref.balancing.errors import (
     UnsupportedOperationError,
     WeightTooSmallError,
 )
+from imref.balancing.jump import JumpHash, jump_hash
+from imref.balancing.ketama import KetamaRing
+from imref.balancing.maglev import Maglev
+from imref.balancing.rendezvous import RendezvousHash
 from imref.balancing.ring import HashRing
 from imref.balancing.simple import (
     LeastConnectionsBalancer,
@@ -40,6 +45,11 @@ STRATEGIES: dict[str, type[Balancer]] = {
         LeastConnectionsBalancer,
         PowerOfTwoBalancer,
         HashRing,
+        KetamaRing,
+        JumpHash,
+        RendezvousHash,
+        Maglev,
+        BoundedLoadRing,
     )
 }
 
@@ -47,6 +57,7 @@ __all__ = [
     "STRATEGIES",
     "Balancer",
     "BalancingError",
+    "BoundedLoadRing",
     "DuplicateNodeError",
     "EmptyPoolError",
     "HashRing",
@@ -54,14 +65,19 @@ __all__ = [
     "InvalidNodeError",
     "InvalidOptionError",
     "InvalidWeightError",
+    "JumpHash",
+    "KetamaRing",
     "LeastConnectionsBalancer",
     "LoadAware",
+    "Maglev",
     "PowerOfTwoBalancer",
     "RandomBalancer",
     "ReleaseError",
+    "RendezvousHash",
     "RoundRobinBalancer",
     "SmoothWeightedRoundRobinBalancer",
     "UnknownNodeError",
     "UnsupportedOperationError",
     "WeightTooSmallError",
+    "jump_hash",
 ]
