@@ -45,8 +45,8 @@ def test_ring_draws_points_per_node():
     scatters = [c for c in ax.collections if isinstance(c, PathCollection)]
     assert [s.get_label() for s in scatters] == [
         "a (2 points)",
-        "b (1 points)",
-        "c (1 points)",
+        "b (1 point)",
+        "c (1 point)",
     ]
     assert [len(s.get_offsets()) for s in scatters] == [2, 1, 1]
 
@@ -87,7 +87,7 @@ def test_ring_colours_follow_given_node_order():
     (ax,) = figure.axes
     scatters = [c for c in ax.collections if isinstance(c, PathCollection)]
     labels = [s.get_label() for s in scatters]
-    assert labels == ["c (1 points)", "b (1 points)", "a (2 points)", "d (0 points)"]
+    assert labels == ["c (1 point)", "b (1 point)", "a (2 points)", "d (0 points)"]
     assert "4 nodes, 4 points" in ax.get_title()
 
 

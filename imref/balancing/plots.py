@@ -80,7 +80,7 @@ def plot_ring_points(
             np.full(len(mine), _POINT_RADIUS),
             s=12,
             color=colors[node],
-            label=f"{node} ({len(mine)} points)",
+            label=f"{node} ({len(mine)} point{'' if len(mine) == 1 else 's'})",
             zorder=3,
         )
 
