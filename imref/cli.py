@@ -19,7 +19,7 @@ from imref import ImrefError, __version__
 COMMAND_MODULES = (
     "imref.tools.lab",
     "imref.tools.notebooks",
-    # "imref.workload.cli",
+    "imref.workload.cli",
 )
 
 logger = logging.getLogger("imref.cli")
