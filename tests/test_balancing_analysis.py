@@ -191,14 +191,22 @@ def test_simulate_two_choices_two_servers_stays_even():
     assert loads[2] - 500 < 30
 
 
-def test_simulate_heavy_load_matches_theory():
-    # m >> n ln n: the mean simulated max lies within 3% of the excess
-    # m/n + sqrt(2 (m/n) ln n), measured over the excess, not the total.
+def test_simulate_heavy_load_matches_normal_max():
+    # With m >> n ln n each load is close to normal with mean m/n and
+    # standard deviation sqrt((m/n)(1 - 1/n)). The expected max of 10
+    # standard normal deviations is 1.5388, so the mean excess over m/n is
+    # about 1.5388 * 94.87 = 146. Over 100 trials the sample mean has a
+    # standard error of about 6, so 10% is a margin of more than 2 errors.
     n, m = 10, 100_000
-    simulated = simulate_max_load([m], n, choices=1, seed=SEED, trials=40)[0]
-    theory = max_load_one_choice(m, n)
-    excess = theory - m / n
-    assert abs(simulated - theory) < 0.35 * excess
+    simulated = simulate_max_load([m], n, choices=1, seed=SEED, trials=100)[0]
+    expected_excess = 1.5388 * math.sqrt((m / n) * (1 - 1 / n))
+    assert simulated - m / n == pytest.approx(expected_excess, rel=0.10)
+    # The formula's sqrt(2 ln n) = 2.15 overstates 1.54 for so few servers.
+    formula_excess = max_load_one_choice(m, n) - m / n
+    assert formula_excess == pytest.approx(
+        math.sqrt(2 * math.log(n)) * math.sqrt(m / n)
+    )
+    assert simulated - m / n < formula_excess
 
 
 def test_two_choices_cut_the_excess():
@@ -308,9 +316,9 @@ def test_virtual_nodes_shrink_largest_share():
     assert many == pytest.approx(approximate_max_share(n, 160), rel=0.05)
 
 
-def test_simulated_shares_sum_to_one():
-    rng_shares = simulate_max_share(1, 5, seed=SEED, trials=3)
-    assert rng_shares == pytest.approx([1.0, 1.0, 1.0])
+def test_single_server_owns_whole_ring():
+    shares = simulate_max_share(1, 5, seed=SEED, trials=3)
+    assert shares == pytest.approx([1.0, 1.0, 1.0])
 
 
 # -- strategies on keys ------------------------------------------------------

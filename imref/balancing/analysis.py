@@ -50,9 +50,9 @@ def load_counts(
 ) -> dict:
     """Count how many keys each node received, or sum their costs.
 
-    Nodes listed in ``nodes`` appear with a load of 0 even when no key landed
-    on them, first and in the order given; other nodes follow in order of first
-    appearance. ``costs``, when given, holds one cost per key in the same
+    Nodes listed in ``nodes`` come first, in the order given, with a load of 0
+    when no key landed on them. Other nodes follow in order of first
+    appearance. ``costs``, when given, contains one cost per key in the same
     order, and a node's load is the sum of the costs of its keys.
 
     Raises:
@@ -235,8 +235,10 @@ def _check_count(name: str, value: int) -> None:
 def max_load_one_choice(m: float, n: int) -> float:
     """Estimate the max load of m random requests on n servers: m/n + sqrt(2(m/n) ln n).
 
-    The estimate holds for m well above n ln n. Below that it overstates the
-    ratio max/mean only mildly, but it is an estimate, not a bound.
+    The estimate is the leading term for m well above n ln n and large n, not
+    a bound. For few servers it runs high: the expected max of n normal
+    deviations is 1.54 standard deviations for n = 10, where sqrt(2 ln n)
+    gives 2.15.
     """
     _check_count("n", n)
     mean = m / n
@@ -316,8 +318,8 @@ def simulate_max_load(
 def _two_choice_max_loads(
     pairs: np.ndarray, n: int, checkpoints: np.ndarray
 ) -> np.ndarray:
-    # Requests arrive one at a time and each sees the loads left by the ones
-    # before it, so this loop cannot be vectorised.
+    # Each request depends on the loads left by the requests before it, so
+    # this loop cannot be vectorised.
     loads = [0] * n
     wanted = {int(m): [] for m in checkpoints}
     highest = 0
@@ -620,7 +622,7 @@ def order_agreement(
     """Return the fraction of keys that land on the same node in either arrival order.
 
     Two fresh balancers with the same seed assign the same keys, one in the
-    given order and one in reverse. A strategy whose answer is a function of
+    given order and one in reverse. A strategy whose pick is a function of
     the key and the membership alone scores 1.0, so any service can compute it
     again. A strategy that uses live load, a counter or a random draw scores
     less.
@@ -638,7 +640,7 @@ def assign_last_writer_wins(
 ) -> np.ndarray:
     """Assign keys on a ring where a shared position goes to the node added last.
 
-    ``point_lists`` holds each node's points in the order the nodes were
+    ``point_lists`` contains each node's points, in the order the nodes were
     added. Building the ring as a dict from position to node gives this rule,
     because a later point overwrites an earlier one. Two clients that learnt
     the nodes in different orders then disagree on every key behind a shared
