@@ -22,8 +22,6 @@ COMMAND_MODULES = (
     "imref.workload.cli",
 )
 
-logger = logging.getLogger("imref.cli")
-
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every chapter's subcommands."""

@@ -80,6 +80,7 @@ def run_notebooks(args: argparse.Namespace) -> int:
             else:
                 _execute(path, Path(scratch), args.timeout)
             elapsed = time.perf_counter() - started
+            logger.info("executed %s in %.1f s (%s)", path.name, elapsed, args.action)
             print(f"{path.name}: ok in {elapsed:.1f} s")
     return 0
 
