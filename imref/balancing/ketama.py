@@ -50,7 +50,12 @@ COMPAT_MODES = ("libketama", "uhashring")
 
 _read_points = struct.Struct("<4I").unpack
 _read_first_word = struct.Struct("<I").unpack_from
-_md5 = hashlib.md5
+try:
+    # CPython's built-in md5 costs about a third of hashlib's OpenSSL md5 per
+    # short key, because it skips OpenSSL's per-call context setup.
+    from _md5 import md5 as _md5
+except ImportError:  # pragma: no cover - Python built without it
+    _md5 = hashlib.md5
 
 
 def libketama_hash_count(weight: float, total: float, count: int) -> int:
@@ -140,8 +145,8 @@ class KetamaRing(Balancer):
         # point. uhashring: the server added last overwrites the shared point.
         order = {node: i for i, node in enumerate(nodes)}
         if self.compat == "libketama":
-            return build_ring_snapshot(points, nodes, order.__getitem__)
-        return build_ring_snapshot(points, nodes, lambda node: -order[node])
+            return build_ring_snapshot(points, nodes, order.__getitem__, 32)
+        return build_ring_snapshot(points, nodes, lambda node: -order[node], 32)
 
     def hash_key(self, key: str | bytes) -> int:
         """Return the continuum position of ``key``."""
@@ -156,10 +161,7 @@ class KetamaRing(Balancer):
         snapshot = self._snapshot
         data = key.encode() if type(key) is str else key_bytes(key)
         position = _read_first_word(_md5(data).digest())[0]
-        i = self._bisect(snapshot.positions, position)
-        if i == len(snapshot.positions):
-            i = 0
-        return snapshot.owners[i]
+        return snapshot.wrapped_owners[self._bisect(snapshot.positions, position)]
 
     def pick_point(self, key: str | bytes) -> tuple[int, str]:
         """Return ``(point, server)`` for ``key``, like libketama's get_server."""

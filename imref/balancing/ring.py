@@ -39,20 +39,30 @@ class RingSnapshot:
     points: tuple[tuple[int, str], ...]
     positions: list[int]
     owners: list[str]
+    # The owners followed by the first owner again, so that an index equal
+    # to len(positions) wraps round the ring without a branch.
+    wrapped_owners: list[str]
+    # For pick_many: the positions followed by a sentinel 2**64 - 1, the
+    # owner of each (the sentinel's is the first owner, so the ring wraps),
+    # and for each bucket of the ring the index of its first position.
     position_array: np.ndarray
     owner_index: np.ndarray
     owner_names: np.ndarray
+    bucket_start: np.ndarray
+    bucket_shift: np.uint64
 
 
 def build_ring_snapshot(
     points: Iterable[tuple[int, str]],
     nodes: tuple[str, ...],
     tie_break: Callable[[str], Any] | None = None,
+    ring_bits: int = 64,
 ) -> RingSnapshot:
     """Sort ``points`` and give each distinct position one owner.
 
     Points at one position are ordered by ``tie_break(node)``, by default the
-    node name, and the first of them owns the position.
+    node name, and the first of them owns the position. ``ring_bits`` is the
+    width of a position.
     """
     rank = tie_break or (lambda node: node)
     ordered = tuple(sorted(set(points), key=lambda point: (point[0], rank(point[1]))))
@@ -66,14 +76,48 @@ def build_ring_snapshot(
         positions.append(position)
         owners.append(node)
 
-    # Step 2: arrays for the vectorised pick_many.
+    # Step 2: arrays for the vectorised pick_many, with the wrap-around
+    # sentinel at the end.
     index_of = {node: i for i, node in enumerate(nodes)}
-    owner_index = np.array([index_of[node] for node in owners], dtype=np.intp)
-    owner_names = np.array(owners, dtype=object)
-    position_array = np.array(positions, dtype=np.uint64)
+    wrapped = [*owners, owners[0]]
+    owner_index = np.array([index_of[node] for node in wrapped], dtype=np.intp)
+    owner_names = np.array(wrapped, dtype=object)
+    position_array = np.array([*positions, 2**64 - 1], dtype=np.uint64)
+
+    # Step 3: split the ring into about four buckets per position, so that a
+    # lookup starts at most a few positions before its answer.
+    bucket_bits = min(ring_bits, 22, max(1, (4 * len(positions)).bit_length()))
+    shift = np.uint64(ring_bits - bucket_bits)
+    bucket_low = np.arange(2**bucket_bits, dtype=np.uint64) << shift
+    bucket_start = np.searchsorted(position_array[:-1], bucket_low, side="left")
     return RingSnapshot(
-        nodes, ordered, positions, owners, position_array, owner_index, owner_names
+        nodes,
+        ordered,
+        positions,
+        owners,
+        wrapped,
+        position_array,
+        owner_index,
+        owner_names,
+        bucket_start,
+        shift,
     )
+
+
+def lookup_slots(snapshot: RingSnapshot, hashes: np.ndarray) -> np.ndarray:
+    """Return the index of the first position at or after each hash, vectorised.
+
+    An index equal to the number of positions is the sentinel, whose owner
+    is the first point's owner.
+    """
+    slots = snapshot.bucket_start[hashes >> snapshot.bucket_shift]
+    # Advance every slot that is still behind its hash; each pass moves at
+    # least one slot, and no bucket holds more than a few positions.
+    while True:
+        behind = snapshot.position_array[slots] < hashes
+        if not behind.any():
+            return slots
+        slots += behind
 
 
 class HashRing(Balancer):
@@ -143,7 +187,7 @@ class HashRing(Balancer):
         points = []
         for node, weight in weights.items():
             points.extend(self._node_points(node, weight))
-        return build_ring_snapshot(points, tuple(weights))
+        return build_ring_snapshot(points, tuple(weights), ring_bits=self._bits)
 
     def hash_key(self, key: str | bytes) -> int:
         """Return the ring position of ``key``."""
@@ -157,10 +201,8 @@ class HashRing(Balancer):
         """
         snapshot = self._snapshot
         data = key.encode() if type(key) is str else key_bytes(key)
-        i = bisect_left(snapshot.positions, self._hash(data))
-        if i == len(snapshot.positions):
-            i = 0
-        return snapshot.owners[i]
+        slot = bisect_left(snapshot.positions, self._hash(data))
+        return snapshot.wrapped_owners[slot]
 
     def pick_many(self, keys: Iterable[str | bytes] | np.ndarray) -> Any:
         """Pick a node for every key at once.
@@ -178,7 +220,7 @@ class HashRing(Balancer):
         snapshot = self._snapshot
         if isinstance(keys, np.ndarray) and keys.dtype.kind in "iu":
             hashes = splitmix64(keys.ravel()) >> np.uint64(64 - self._bits)
-            slots = self._slots(snapshot, hashes)
+            slots = lookup_slots(snapshot, hashes)
             return snapshot.owner_index[slots].reshape(keys.shape)
 
         keys = list(keys)
@@ -196,13 +238,7 @@ class HashRing(Balancer):
                 dtype=np.uint64,
                 count=len(keys),
             )
-        return snapshot.owner_names[self._slots(snapshot, hashes)].tolist()
-
-    @staticmethod
-    def _slots(snapshot: RingSnapshot, hashes: np.ndarray) -> np.ndarray:
-        slots = np.searchsorted(snapshot.position_array, hashes, side="left")
-        slots[slots == len(snapshot.positions)] = 0
-        return slots
+        return snapshot.owner_names[lookup_slots(snapshot, hashes)].tolist()
 
     def points(self) -> list[tuple[int, str]]:
         """Return every ``(position, node)`` point, sorted by position then name.
