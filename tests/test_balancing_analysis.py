@@ -15,6 +15,7 @@ from imref.balancing.analysis import (
     assign,
     assign_last_writer_wins,
     assign_strategies,
+    compare_tie_breaks,
     expected_largest_arc,
     ideal_moved_on_add,
     ideal_moved_on_remove,
@@ -24,6 +25,7 @@ from imref.balancing.analysis import (
     load_counts,
     load_stats,
     max_load_curve,
+    max_load_m_equals_n,
     max_load_one_choice,
     max_load_one_choice_m_equals_n,
     max_load_two_choices,
@@ -421,3 +423,36 @@ def test_hash_ring_tie_break_beats_last_writer():
     one_way = assign_last_writer_wins(lists, key_positions)
     other_way = assign_last_writer_wins(lists[::-1], key_positions)
     assert moved_fraction(one_way, other_way) > 0
+
+
+def test_compare_tie_breaks_on_coarse_ring():
+    comparison = compare_tie_breaks(
+        ["gw-1", "gw-2"], KEYS, hash=xxhash.xxh3_64_intdigest, hash_bits=12
+    )
+    assert comparison.shared_positions > 0
+    assert comparison.by_name == 0.0
+    assert comparison.last_writer_wins > 0.0
+    assert "\n" not in repr(comparison)
+
+
+def test_compare_tie_breaks_without_collisions():
+    # On a 64-bit ring two nodes of 160 points share no position, so both
+    # rules give the same owners.
+    comparison = compare_tie_breaks(["gw-1", "gw-2"], KEYS[:500])
+    assert comparison.shared_positions == 0
+    assert comparison.by_name == 0.0
+    assert comparison.last_writer_wins == 0.0
+
+
+def test_max_load_m_equals_n_keys_and_order():
+    result = max_load_m_equals_n(1_000, seed=SEED, trials=2)
+    assert list(result) == [
+        "one choice",
+        "two choices",
+        "ln n / ln ln n",
+        "ln ln n / ln 2",
+    ]
+    assert result["two choices"] < result["one choice"]
+    assert result["ln ln n / ln 2"] == pytest.approx(
+        math.log(math.log(1_000)) / math.log(2)
+    )

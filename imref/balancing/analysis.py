@@ -742,3 +742,63 @@ def vnodes_sweep(
         "max_over_mean",
     ]
     return pd.DataFrame(rows, columns=columns).set_index("vnodes")
+
+
+@dataclass(frozen=True)
+class TieBreakComparison:
+    """Keys on which two clients disagree when they learnt nodes in opposite orders."""
+
+    shared_positions: int
+    by_name: float
+    last_writer_wins: float
+
+    def __repr__(self) -> str:
+        return (
+            f"TieBreakComparison(shared_positions={self.shared_positions}, "
+            f"by_name={self.by_name:.4f}, last_writer_wins={self.last_writer_wins:.4f})"
+        )
+
+
+def compare_tie_breaks(
+    nodes: Sequence[str], keys: Sequence[str | bytes], **ring_options: Any
+) -> TieBreakComparison:
+    """Measure how two tie-break rules fare when clients list nodes in opposite orders.
+
+    Two ``HashRing`` instances built on ``nodes`` and on ``nodes`` reversed use
+    the ring's rule, the least node name owns a shared position. Two rings
+    built as dicts from position to node, filled in the same two orders, let
+    the node added last win. Each fraction is the share of ``keys`` on which
+    the two clients disagree. Pass a small ``hash_bits`` (and a ``hash``
+    function) in ``ring_options`` to make shared positions common.
+    """
+    from imref.balancing import HashRing
+
+    forward = HashRing(list(nodes), **ring_options)
+    backward = HashRing(list(nodes)[::-1], **ring_options)
+    by_name = moved_fraction(assign(forward, keys), assign(backward, keys))
+
+    point_lists = [HashRing([node], **ring_options).points() for node in nodes]
+    positions = [forward.hash_key(key) for key in keys]
+    one_way = assign_last_writer_wins(point_lists, positions)
+    other_way = assign_last_writer_wins(point_lists[::-1], positions)
+    return TieBreakComparison(
+        shared_positions=shared_positions(forward.points()),
+        by_name=by_name,
+        last_writer_wins=moved_fraction(one_way, other_way),
+    )
+
+
+def max_load_m_equals_n(n: int, *, seed: int, trials: int = 3) -> dict[str, float]:
+    """Simulate n requests on n servers with one and two choices, next to theory.
+
+    Returns the mean max load of each over ``trials`` runs and the two
+    leading-term estimates ln n / ln ln n and ln ln n / ln 2.
+    """
+    one = simulate_max_load([n], n, choices=1, seed=seed, trials=trials)[0]
+    two = simulate_max_load([n], n, choices=2, seed=seed, trials=trials)[0]
+    return {
+        "one choice": float(one),
+        "two choices": float(two),
+        "ln n / ln ln n": max_load_one_choice_m_equals_n(n),
+        "ln ln n / ln 2": max_load_two_choices_m_equals_n(n),
+    }
