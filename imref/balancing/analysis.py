@@ -668,7 +668,7 @@ def shared_positions(points: Sequence[tuple[int, Any]]) -> int:
 
 
 def load_table(assignments: Mapping[str, Sequence[Any]], nodes: Sequence[Any]):
-    """Return max/mean, the coefficient of variation and max per strategy."""
+    """Return max, min, max/mean and the coefficient of variation per strategy."""
     import pandas as pd
 
     rows = []
@@ -746,7 +746,7 @@ def vnodes_sweep(
 
 @dataclass(frozen=True)
 class TieBreakComparison:
-    """Keys on which two clients disagree when they learnt nodes in opposite orders."""
+    """Share of keys on which two clients disagree, under each tie-break rule."""
 
     shared_positions: int
     by_name: float
@@ -765,7 +765,7 @@ def compare_tie_breaks(
     """Measure how two tie-break rules fare when clients list nodes in opposite orders.
 
     Two ``HashRing`` instances built on ``nodes`` and on ``nodes`` reversed use
-    the ring's rule, the least node name owns a shared position. Two rings
+    the ring's rule, under which the least node name owns a shared position. Two rings
     built as dicts from position to node, filled in the same two orders, let
     the node added last win. Each fraction is the share of ``keys`` on which
     the two clients disagree. Pass a small ``hash_bits`` (and a ``hash``
