@@ -7,7 +7,7 @@ import pytest
 import xxhash
 
 from imref import ImrefError
-from imref.balancing import HashRing
+from imref.balancing import BalancingError, HashRing
 from imref.balancing.analysis import (
     AnalysisError,
     approximate_max_share,
@@ -108,6 +108,7 @@ def test_load_stats_rejects_empty():
 
 def test_analysis_error_is_imref_and_value_error():
     assert issubclass(AnalysisError, ImrefError)
+    assert issubclass(AnalysisError, BalancingError)
     assert issubclass(AnalysisError, ValueError)
 
 

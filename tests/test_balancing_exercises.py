@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from imref import ImrefError
+from imref.balancing import BalancingError
 from imref.balancing.exercises import (
     CheckResult,
     ExerciseAnswerError,
@@ -101,6 +102,7 @@ def test_non_number_answer_raises(answer):
 
 def test_answer_error_is_imref_and_value_error():
     assert issubclass(ExerciseAnswerError, ImrefError)
+    assert issubclass(ExerciseAnswerError, BalancingError)
     assert issubclass(ExerciseAnswerError, ValueError)
 
 

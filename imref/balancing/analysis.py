@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from imref import ImrefError
+from imref.balancing.errors import BalancingError
 
 
-class AnalysisError(ImrefError, ValueError):
+class AnalysisError(BalancingError, ValueError):
     """An analysis function was given input it cannot measure."""
 
 
@@ -553,7 +553,6 @@ def keys_moved(
     and reusing the seed would make a random strategy look stickier than it
     is. A strategy whose ``add`` or ``remove`` raises gets NaN for that change.
     """
-    from imref.balancing import BalancingError
 
     cls = _strategies()[name]
     options = dict(options or {})

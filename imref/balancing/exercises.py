@@ -12,7 +12,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from imref import ImrefError
+from imref.balancing.errors import BalancingError
 
 #: Exercise 1: users on a ring of gateways when one more gateway joins.
 JOIN_USERS = 110_000
@@ -27,7 +27,7 @@ RANDOM_CONNECTIONS = 100_000
 RANDOM_GATEWAYS = 10
 
 
-class ExerciseAnswerError(ImrefError, ValueError):
+class ExerciseAnswerError(BalancingError, ValueError):
     """An exercise answer is not a number."""
 
 
