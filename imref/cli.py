@@ -19,6 +19,7 @@ from imref import ImrefError, __version__
 COMMAND_MODULES = (
     "imref.tools.lab",
     "imref.tools.notebooks",
+    "imref.auth.cli",
     # "imref.workload.cli",
 )
 
