@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-from aiohttp import ClientRequest, ClientResponse, payload, web
+from aiohttp import ClientRequest, ClientResponse, hdrs, payload, web
 
 from imref.auth.errors import AuthError
 from imref.auth.requests import RequestSigner, RequestVerifier, VerifiedRequest
@@ -18,8 +18,12 @@ from imref.errors import ImrefError
 
 logger = logging.getLogger("imref.auth")
 
-# Where the server middleware stores the VerifiedRequest on the aiohttp request.
-VERIFIED_REQUEST_KEY = "imref.auth.verified"
+# Where the server middleware stores the VerifiedRequest on the aiohttp
+# request. aiohttp 3.13 added typed request keys; older versions take a str.
+if hasattr(web, "RequestKey"):
+    VERIFIED_REQUEST_KEY = web.RequestKey("imref.auth.verified", VerifiedRequest)
+else:  # pragma: no cover - aiohttp 3.12
+    VERIFIED_REQUEST_KEY = "imref.auth.verified"
 
 ClientHandler = Callable[[ClientRequest], Awaitable[ClientResponse]]
 ClientMiddleware = Callable[[ClientRequest, ClientHandler], Awaitable[ClientResponse]]
@@ -60,6 +64,14 @@ def signing_middleware(
         request: ClientRequest, handler: ClientHandler
     ) -> ClientResponse:
         body = await _body_bytes(request)
+        # aiohttp adds this Content-Type after the middlewares run (checked
+        # in aiohttp 3.14); setting it now puts the header that is sent
+        # under the signature.
+        if (
+            request.method in ClientRequest.POST_METHODS
+            and hdrs.CONTENT_TYPE not in request.headers
+        ):
+            request.headers[hdrs.CONTENT_TYPE] = "application/octet-stream"
         url = request.url
         auth_headers = signer.sign(
             request.method,
@@ -88,8 +100,13 @@ def verification_middleware(verifier: RequestVerifier):
 
     @web.middleware
     async def verify_request(request: web.Request, handler):
-        body = await request.read()
         url = request.rel_url
+        try:
+            body = await request.read()
+        except ConnectionError:
+            # The peer vanished mid-body; nobody is left to read a response.
+            logger.debug("peer %s disconnected during %s", request.remote, url.raw_path)
+            raise web.HTTPBadRequest(text="request body truncated") from None
         try:
             verified = verifier.verify(
                 request.method,
