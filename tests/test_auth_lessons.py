@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import matplotlib.pyplot as plt
 import pytest
 from matplotlib.figure import Figure
 
@@ -132,7 +133,13 @@ def test_nonce_retention_exercise(seconds, correct, mistake):
     assert result.mistake == mistake
 
 
-def test_flow_figure_draws_every_check():
+@pytest.fixture
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_flow_figure_draws_every_check(close_figures):
     figure = plot_verification_flow()
     assert isinstance(figure, Figure)
     texts = [t.get_text() for t in figure.axes[0].texts]
@@ -143,7 +150,7 @@ def test_flow_figure_draws_every_check():
     assert any("HMAC-SHA256" in text for text in texts)
 
 
-def test_flow_figure_follows_given_checks():
+def test_flow_figure_follows_given_checks(close_figures):
     figure = plot_verification_flow(CHECKS[:2])
     texts = [t.get_text() for t in figure.axes[0].texts]
     assert f"3. {CHECKS[2].title}" not in texts

@@ -17,8 +17,12 @@ import pandas as pd
 
 from imref.auth.canonical import (
     KEY_ID_HEADER,
+    NONCE_HEADER,
     SIGNATURE_HEADER,
+    SIGNED_HEADERS_HEADER,
+    TIMESTAMP_HEADER,
     canonical_query,
+    canonical_string,
 )
 from imref.auth.errors import AuthError
 from imref.auth.keys import KeyStore
@@ -144,6 +148,22 @@ class Demo:
     def send(self, request: HttpRequest) -> Outcome:
         """Verify ``request`` and return the outcome instead of raising."""
         return try_verify(self.verifier, request)
+
+    def canonical(self, request: HttpRequest) -> str:
+        """Rebuild the canonical string that ``request``'s signature covers."""
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        listed = headers.get(SIGNED_HEADERS_HEADER.lower(), "")
+        return canonical_string(
+            method=request.method,
+            path=request.path,
+            query=request.query,
+            body_sha256=hashlib.sha256(request.body).hexdigest(),
+            content_type=headers.get("content-type", ""),
+            timestamp=headers[TIMESTAMP_HEADER.lower()],
+            nonce=headers[NONCE_HEADER.lower()],
+            key_id=headers[KEY_ID_HEADER.lower()],
+            signed_headers={name: headers[name] for name in listed.split(";") if name},
+        )
 
 
 def try_verify(verifier: RequestVerifier, request: HttpRequest) -> Outcome:
@@ -284,6 +304,95 @@ def checks_table() -> pd.DataFrame:
             for number, check in enumerate(CHECKS, start=1)
         ]
     )
+
+
+def rotation_demo() -> pd.DataFrame:
+    """Rotate one key id from an old secret to a new one and tabulate each phase.
+
+    Columns: the phase, and whether a request signed with the old or with
+    the new secret is accepted in it.
+    """
+    old_secret, new_secret = (
+        "old-secret-0123456789abcdef",
+        "new-secret-0123456789abcdef",
+    )
+    clock = FakeClock()
+    keys = KeyStore({DEMO_KEY_ID: old_secret})
+    verifier = RequestVerifier(keys, clock=clock)
+    signers = {
+        "old": RequestSigner(DEMO_KEY_ID, old_secret, clock=clock),
+        "new": RequestSigner(DEMO_KEY_ID, new_secret, clock=clock),
+    }
+
+    def accepted(which: str) -> bool:
+        headers = signers[which].sign("GET", "/v1/ping")
+        request = HttpRequest("GET", "/v1/ping", "", headers)
+        return try_verify(verifier, request).accepted
+
+    rows = []
+    for phase, action in (
+        ("1. only the old secret", None),
+        ("2. new secret added", lambda: keys.add_secret(DEMO_KEY_ID, new_secret)),
+        ("3. old secret retired", lambda: keys.retire_secret(DEMO_KEY_ID, old_secret)),
+    ):
+        if action is not None:
+            action()
+        rows.append(
+            {
+                "phase": phase,
+                "old secret": accepted("old"),
+                "new secret": accepted("new"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+async def http_round_trip(*, seed: int = 0) -> pd.DataFrame:
+    """Send signed, tampered and unsigned requests to the demo API over HTTP.
+
+    Starts the demo API on 127.0.0.1 with a free port, sends each request
+    with aiohttp, stops the server and returns one row per request: what was
+    sent, the HTTP status and the JSON ``code`` (``ok`` for a 200).
+    """
+    import aiohttp
+
+    from imref.auth.demo import run_demo_server
+    from imref.auth.middleware import signing_middleware
+
+    rng = random.Random(seed)
+    signer = RequestSigner(
+        DEMO_KEY_ID, DEMO_SECRET, nonce_factory=lambda: rng.randbytes(16).hex()
+    )
+    verifier = RequestVerifier({DEMO_KEY_ID: DEMO_SECRET})
+    timeout = aiohttp.ClientTimeout(total=5)
+
+    async def tamper(request, handler):
+        # Runs after signing: an on-path attacker rewrites the body.
+        await request.update_body(b'{"to": "eve", "text": "hi"}')
+        return await handler(request)
+
+    rows = []
+    async with run_demo_server(verifier) as base_url:
+        url = f"{base_url}/v1/messages"
+        message = {"to": "bob", "text": "你好"}
+        for label, middlewares in (
+            ("signed", [signing_middleware(signer)]),
+            ("signed, then body changed", [signing_middleware(signer), tamper]),
+            ("unsigned", []),
+        ):
+            async with aiohttp.ClientSession(
+                middlewares=middlewares, timeout=timeout
+            ) as session:
+                async with session.post(url, json=message) as response:
+                    reply = await response.json()
+            rows.append(
+                {
+                    "request": label,
+                    "status": response.status,
+                    "code": reply.get("code", "ok"),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 # The charset pitfall ----------------------------------------------------------

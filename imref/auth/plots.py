@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
@@ -47,11 +48,11 @@ def plot_verification_flow(checks: Sequence[Check] = CHECKS) -> Figure:
     """Draw the client's signing steps and the server's checks in order.
 
     Each check gets a box with its title and a red branch to the error codes
-    it rejects with, so the figure shows exactly the rows of ``checks``.
+    it rejects with, so the figure shows exactly the rows of ``checks``. The
+    figure is made with pyplot, so ``plt.show()`` displays it in a notebook.
     """
     rows = max(len(CLIENT_STEPS), len(checks) + 1)
-    figure = Figure(figsize=(11, 1.15 * rows + 1.2))
-    ax = figure.add_subplot()
+    figure, ax = plt.subplots(figsize=(11, 1.15 * rows + 1.2))
     ax.set_xlim(0, 11)
     ax.set_ylim(-0.8, rows + 0.2)
     ax.axis("off")
