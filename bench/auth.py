@@ -2,10 +2,10 @@
 
 The baseline is ``hmac.new(key, body, hashlib.sha256).digest()`` over a
 1 KiB body. imref's side is ``RequestVerifier.verify`` on a signed POST with
-no query string, the same 1 KiB body and a fresh nonce per request, which
-hashes the body, builds the canonical string, computes the tag, checks the
-headers and the timestamp and records the nonce. Requests are signed before
-timing starts.
+no query string, the same 1 KiB body and a fresh nonce per request.
+Verification checks the headers and the timestamp, hashes the body, builds
+the canonical string, computes the tag and records the nonce. Requests are
+signed before timing starts.
 
 Run from the repository root: ``python bench/auth.py`` (about 10 s).
 """

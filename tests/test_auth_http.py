@@ -153,7 +153,7 @@ def _raw_exchange(port: int, payload: bytes, *, half_close: bool = False) -> byt
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(payload)
         if half_close:
-            # The peer vanishes mid-request: the server sees end of file.
+            # The peer disconnects mid-request, and the server reads end of file.
             sock.shutdown(socket.SHUT_WR)
         received = b""
         while chunk := sock.recv(65536):

@@ -91,7 +91,7 @@ def test_canonical_string_layout():
     )
 
 
-def test_canonical_string_without_signed_headers_ends_with_empty_line():
+def test_canonical_string_empty_signed_line():
     text = canonical_string(
         method="GET",
         path="",
@@ -356,7 +356,7 @@ def test_replay_rejected(signer, verifier):
         verifier.verify(*request)
 
 
-def test_nonce_of_one_key_id_does_not_block_another(clock):
+def test_nonce_scoped_per_key_id(clock):
     verifier = RequestVerifier({"a": SECRET, "b": SECRET}, clock=clock)
     for key_id in ["a", "b"]:
         other = RequestSigner(key_id, SECRET, clock=clock, nonce_factory=Counter())

@@ -5,8 +5,8 @@ Three levels, each usable alone:
 - Tags: ``hmac_sha256``, ``sign`` (standard Base64) and ``verify``
   (constant time, False for malformed Base64). A str is always UTF-8.
 - Signed HTTP requests: ``RequestSigner`` and ``RequestVerifier`` are
-  sans-IO, over method, raw path, raw query, headers and body bytes;
-  ``canonical_string`` documents what is signed and ``CHECKS`` lists the
+  sans-IO and work on method, raw path, raw query, headers and body bytes.
+  ``canonical_string`` documents what is signed, and ``CHECKS`` lists the
   verifier's checks in order. ``signing_middleware`` plugs a signer into an
   aiohttp ``ClientSession(middlewares=...)``, and
   ``verification_middleware`` plugs a verifier into an aiohttp server; a

@@ -17,7 +17,7 @@ line, joined with ``\\n`` and encoded as UTF-8::
     x-request-id:42               one "name:value" line per signed header
 
 Path: each ``/``-separated segment is percent-decoded to bytes and encoded
-again, leaving only the RFC 3986 unreserved characters (``A-Z a-z 0-9 - _ .
+again, leaving only the URI unreserved characters (``A-Z a-z 0-9 - _ .
 ~``) bare, so ``%7e`` and ``~`` sign alike but ``%2F`` stays apart from
 ``/``. Query: each ``name=value`` pair is decoded the way HTML forms and
 aiohttp's ``request.query`` decode it (``+`` is a space), encoded the same
@@ -42,7 +42,7 @@ NONCE_HEADER = "X-Imref-Nonce"
 SIGNATURE_HEADER = "X-Imref-Signature"
 SIGNED_HEADERS_HEADER = "X-Imref-Signed-Headers"
 
-# Characters left bare by percent-encoding: RFC 3986 section 2.3, "unreserved".
+# Characters that percent-encoding leaves bare: the URI "unreserved" set.
 _UNRESERVED = "-_.~"
 
 # A path made only of these is already canonical.

@@ -122,7 +122,7 @@ def _add_key_options(parser: argparse.ArgumentParser) -> None:
         "--secret-env",
         default=DEFAULT_SECRET_ENV,
         metavar="NAME",
-        help="environment variable that holds the secret "
+        help="environment variable that contains the secret "
         f"(default: {DEFAULT_SECRET_ENV})",
     )
 

@@ -57,8 +57,8 @@ class NonceReusedError(AuthError):
 class NonceCacheFullError(AuthError):
     """The nonce cache is full of unexpired nonces, so the request is rejected.
 
-    This is a capacity limit, not a fault of the client, so the server answers
-    503 and the client may retry later.
+    This is a capacity limit, not a fault of the client, so the server
+    responds with 503 and the client may retry later.
     """
 
     code = "nonce_cache_full"

@@ -1,7 +1,7 @@
 """Teaching helpers for chapter 4: live attacks, the charset pitfall, exercises.
 
 The notebook calls these so its cells stay one line long. Every helper runs
-the real signer and verifier; nothing here re-implements a check.
+the real signer and verifier, and nothing here re-implements a check.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ DEMO_START = 1_796_400_000  # 2026-12-04 16:00:00 UTC, as Unix seconds
 
 
 class FakeClock:
-    """A clock for demos and tests that moves only when told to."""
+    """A clock for demos and tests that moves only when ``advance`` is called."""
 
     def __init__(self, start: float = DEMO_START):
         self.now = float(start)
@@ -324,8 +324,8 @@ def rotation_demo() -> pd.DataFrame:
         "new": RequestSigner(DEMO_KEY_ID, new_secret, clock=clock),
     }
 
-    def accepted(which: str) -> bool:
-        headers = signers[which].sign("GET", "/v1/ping")
+    def accepted(signer_name: str) -> bool:
+        headers = signers[signer_name].sign("GET", "/v1/ping")
         request = HttpRequest("GET", "/v1/ping", "", headers)
         return try_verify(verifier, request).accepted
 
@@ -413,16 +413,16 @@ class CharsetPitfall:
 
     @property
     def legacy_collision(self) -> bool:
-        """True if two different messages share a tag under the legacy charset."""
+        """Whether two different messages share a tag under the legacy charset."""
         return len(set(self.legacy_tags)) < len(self.messages)
 
     @property
     def utf8_collision(self) -> bool:
-        """True if two different messages share a tag under UTF-8."""
+        """Whether two different messages share a tag under UTF-8."""
         return len(set(self.utf8_tags)) < len(self.messages)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per message and encoding: the bytes signed and the tag."""
+        """Tabulate one row per message and encoding: the bytes signed and the tag."""
         rows = []
         for encoding, encoded, tags in (
             (self.charset, self.legacy_bytes, self.legacy_tags),

@@ -104,7 +104,7 @@ def verification_middleware(verifier: RequestVerifier):
         try:
             body = await request.read()
         except ConnectionError:
-            # The peer vanished mid-body; nobody is left to read a response.
+            # The peer disconnected mid-body, so no response can reach it.
             logger.debug("peer %s disconnected during %s", request.remote, url.raw_path)
             raise web.HTTPBadRequest(text="request body truncated") from None
         try:

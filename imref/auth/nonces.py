@@ -1,11 +1,11 @@
 """A bounded, per-process memory of nonces that accepted requests used.
 
 Why 600 s: a request is accepted while its timestamp lies within ``window``
-seconds of the server clock, in the past or the future. A request with
+seconds of the server clock, in the past or the future. So a request with
 timestamp ``t`` can arrive as early as ``t - window`` and as late as
-``t + window``, so a nonce first seen at any moment in between must be
-remembered for ``2 * window`` seconds (600 s for the 300 s window) to stop
-every replay that the timestamp check would still let through.
+``t + window``. A nonce first seen at any moment in between must therefore
+be remembered for ``2 * window`` seconds (600 s for the 300 s window). Any
+replay that the timestamp check still lets through is then stopped.
 
 How: nonces live in two sets, the current generation and the previous one.
 Every ``retention`` seconds the previous set is dropped and the current one
@@ -88,7 +88,7 @@ class NonceCache:
                 key_id,
             )
             raise NonceCacheFullError(
-                f"the server's nonce cache holds {self.capacity} nonces; retry "
+                f"the server's nonce cache is full with {self.capacity} nonces; retry "
                 f"within {self._rotate_at - now:.0f} s"
             )
         current.add(entry)

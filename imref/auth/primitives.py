@@ -15,8 +15,8 @@ import re
 TAG_SIZE = 32  # bytes in an HMAC-SHA256 tag
 BLOCK_SIZE = 64  # bytes in a SHA-256 input block
 
-# RFC 2104: the key, padded to one block, is XORed with 0x36 for the inner
-# hash and with 0x5c for the outer hash.
+# HMAC pads the key to one block and XORs it with 0x36 for the inner hash and
+# with 0x5c for the outer hash.
 _INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
 _OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
 
@@ -63,8 +63,8 @@ def decode_signature(signature: str | bytes) -> bytes | None:
 def verify(secret: str | bytes, message: str | bytes, signature: str | bytes) -> bool:
     """Check in constant time that ``signature`` is the Base64 tag of ``message``.
 
-    Returns False for a wrong tag and for malformed Base64, and never raises
-    on the signature's content.
+    Returns False for a wrong tag and for malformed Base64. It does not raise
+    for any str or bytes ``signature``.
     """
     tag = decode_signature(signature)
     if tag is None:
@@ -75,9 +75,9 @@ def verify(secret: str | bytes, message: str | bytes, signature: str | bytes) ->
 class HmacKey:
     """An HMAC-SHA256 key with its padded inner and outer hash states precomputed.
 
-    RFC 2104 section 4 suggests this: both states depend on the key only, so
-    each tag costs two hash-state copies instead of a new HMAC set-up. The
-    result equals ``hmac_sha256(key, message)``. The repr hides the key.
+    Both states depend on the key only, so each tag costs two hash-state
+    copies instead of a new HMAC set-up. The result equals
+    ``hmac_sha256(key, message)``. The repr hides the key.
     """
 
     __slots__ = ("_inner_copy", "_outer_copy")

@@ -1,10 +1,11 @@
 """Sans-IO request signing and verification.
 
 ``RequestSigner`` turns method, path, query, headers and body bytes into the
-four or five ``X-Imref-*`` headers; ``RequestVerifier`` runs the checks in
-``CHECKS`` over the same parts and returns a ``VerifiedRequest`` or raises
-the check's own ``AuthError`` subclass. Neither touches a socket: the aiohttp
-middlewares in ``imref.auth.middleware`` only move bytes in and out.
+four or five ``X-Imref-*`` headers. ``RequestVerifier`` runs the checks in
+``CHECKS`` over the same parts. It returns a ``VerifiedRequest``, or raises
+the ``AuthError`` subclass of the first check that failed. Neither touches a
+socket, because the aiohttp middlewares in ``imref.auth.middleware`` move
+the bytes in and out.
 
 ``CHECKS`` is the single list of what the verifier does and in which order.
 The flow figure and the table of attacks are drawn from it, so they cannot
@@ -291,8 +292,8 @@ class RequestVerifier:
 
     ``clock`` returns Unix seconds (tests pass a fake one). ``window`` bounds
     how far a timestamp may be from the clock, in either direction. The nonce
-    cache keeps nonces for twice the window; ``nonce_capacity`` bounds it and
-    the module ``imref.auth.nonces`` says what happens when it is full.
+    cache keeps nonces for twice the window. ``nonce_capacity`` bounds it, and
+    the module ``imref.auth.nonces`` describes what happens when it is full.
     ``rejections`` counts failures by code.
     """
 

@@ -15,7 +15,7 @@ tag from ever equalling a request signature made with the same secret.
 
 Modelled on Tencent Cloud IM's UserSig but not compatible with it. As
 published in Tencent's TLS-sig-api v2 samples, a UserSig is zlib-compressed
-JSON, in a Base64 variant that maps ``+ / =`` to ``* - _``; it holds
+JSON, in a Base64 variant that maps ``+ / =`` to ``* - _``. It contains
 ``TLS.identifier``, ``TLS.sdkappid``, ``TLS.time`` and a lifetime
 ``TLS.expire``, and its tag covers a ``key:value`` text rebuilt from those
 fields. imref's token is not compressed, uses standard base64url, stores an
