@@ -274,3 +274,19 @@ def test_curl_openssl_interop():
     assert set(reply) == {"code", "message"}
     assert SECRET not in reply["message"]
     assert headers["X-Imref-Signature"] not in reply["message"]
+
+
+def test_rejection_warnings_are_rate_limited(caplog):
+    verifier = _verifier()
+
+    async def send(session, base_url):
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as plain:
+            for _ in range(12):
+                async with plain.get(f"{base_url}/v1/ping") as response:
+                    await response.read()
+
+    caplog.set_level("WARNING", logger="imref.auth")
+    asyncio.run(_call(verifier, send))
+    warnings = [r for r in caplog.records if r.getMessage().startswith("rejected")]
+    assert verifier.rejections["missing_header"] == 12
+    assert len(warnings) == 10

@@ -116,16 +116,20 @@ def verification_middleware(verifier: RequestVerifier):
                 body,
             )
         except AuthError as exc:
-            # Rejections are expected traffic, not server faults: they are
-            # logged at WARNING and counted in verifier.rejections.
-            logger.warning(
-                "rejected %s %s from %s: %s (%d so far)",
-                request.method,
-                url.raw_path,
-                request.remote,
-                exc.code,
-                verifier.rejections[exc.code],
-            )
+            # Rejections are expected traffic, not server faults. Each is
+            # counted in verifier.rejections, and a WARNING line is logged for
+            # the first 10 of each code and then every 1000th, so a flood of
+            # bad requests cannot flood the log.
+            count = verifier.rejections[exc.code]
+            if count <= 10 or count % 1000 == 0:
+                logger.warning(
+                    "rejected %s %s from %s: %s (%d so far)",
+                    request.method,
+                    url.raw_path,
+                    request.remote,
+                    exc.code,
+                    count,
+                )
             return web.json_response(
                 {"code": exc.code, "message": str(exc)}, status=exc.status
             )

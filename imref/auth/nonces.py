@@ -31,7 +31,12 @@ logger = logging.getLogger("imref.auth")
 
 
 class NonceCache:
-    """Remember ``(key id, nonce)`` pairs for ``retention`` to twice that, bounded."""
+    """Remember ``(key id, nonce)`` pairs for ``retention`` to twice that, bounded.
+
+    NOTE: the cache lives in one process. Behind several server processes a
+    request replayed to another process is accepted, unless the nonces are
+    kept in a shared store or each key id is routed to one process.
+    """
 
     def __init__(self, *, retention: float = 600.0, capacity: int = 100_000):
         if retention <= 0:
