@@ -188,7 +188,8 @@ def _diagnose_headers(
     raise MalformedHeaderError("the authentication headers are invalid")
 
 
-def _lower_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+def _case_insensitive(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """Return ``headers`` as a case-insensitive mapping, copying only if needed."""
     if isinstance(headers, CIMultiDict | CIMultiDictProxy):
         return headers
     return CIMultiDict(headers)
@@ -235,7 +236,7 @@ class RequestSigner:
         Raises:
             MalformedHeaderError: a header to sign is absent or invalid.
         """
-        header_view = _lower_headers(headers or {})
+        header_view = _case_insensitive(headers or {})
         names = normalise_signed_header_names(signed_headers)
         values = {}
         for name in names:
