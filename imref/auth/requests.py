@@ -56,7 +56,7 @@ from imref.auth.errors import (
 )
 from imref.auth.keys import KeyStore, check_key_id, secret_bytes
 from imref.auth.nonces import NonceCache
-from imref.auth.primitives import SIGNATURE_PATTERN, sign
+from imref.auth.primitives import SIGNATURE_PATTERN, sign, to_bytes
 
 logger = logging.getLogger("imref.auth")
 
@@ -225,13 +225,14 @@ class RequestSigner:
         query: str = "",
         *,
         headers: Mapping[str, str] | None = None,
-        body: bytes = b"",
+        body: bytes | str = b"",
         signed_headers: Iterable[str] = (),
     ) -> dict[str, str]:
         """Return the ``X-Imref-*`` headers that sign this request.
 
         ``path`` and ``query`` are raw as on the wire (query without ``?``).
         ``headers`` supplies Content-Type and the values of ``signed_headers``.
+        A str ``body`` is signed as its UTF-8 bytes.
 
         Raises:
             MalformedHeaderError: a header to sign is absent or invalid.
@@ -252,7 +253,7 @@ class RequestSigner:
             method=method,
             path=path,
             query=query,
-            body_sha256=body_digest(bytes(body)),
+            body_sha256=body_digest(to_bytes(body, "body")),
             content_type=header_view.get("Content-Type", ""),
             timestamp=timestamp,
             nonce=nonce,
@@ -275,7 +276,7 @@ class RequestSigner:
         url: str,
         *,
         headers: Mapping[str, str] | None = None,
-        body: bytes = b"",
+        body: bytes | str = b"",
         signed_headers: Iterable[str] = (),
     ) -> dict[str, str]:
         """Sign a request given by its full URL, like ``sign``."""
