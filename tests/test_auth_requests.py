@@ -622,3 +622,9 @@ def test_property_garbage_raises_only_auth_errors(headers, path, query):
     verifier = RequestVerifier({"partner-a": SECRET}, clock=FakeClock(START))
     with pytest.raises(AuthError):
         verifier.verify("POST", path, query, headers, b"")
+
+
+def test_str_body_signed_as_utf8(signer, verifier):
+    headers = signer.sign("POST", "/v1/messages", body="你好")
+    verified = verifier.verify("POST", "/v1/messages", "", headers, "你好".encode())
+    assert verified.key_id == "partner-a"
