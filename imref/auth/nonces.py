@@ -10,11 +10,11 @@ replay that the timestamp check still lets through is then stopped.
 How: nonces live in two sets, the current generation and the previous one.
 Every ``retention`` seconds the previous set is dropped and the current one
 becomes the previous. A nonce is therefore kept for at least ``retention``
-seconds, and no check later than ``2 * retention`` after it was added still
-sees it. Each check costs two set lookups instead of the upkeep of an expiry
-time per nonce.
+seconds, and is dropped by the first check that comes ``2 * retention`` or
+more after it was added. Each check costs two set lookups instead of the
+upkeep of an expiry time per nonce.
 
-When full: once both sets hold ``capacity`` nonces together, new nonces are
+When full: once both sets contain ``capacity`` nonces together, new nonces are
 rejected instead of forgetting one early, because forgetting a nonce still
 inside its window would let that request be replayed. Only requests with a
 valid signature reach the cache, so only a key holder can fill it, and the
