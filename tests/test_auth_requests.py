@@ -31,7 +31,7 @@ SECRET = "test-secret-0123456789abcdef"
 START = 1_796_400_000
 
 
-class Counter:
+class NonceSequence:
     def __init__(self):
         self.value = 0
 
@@ -47,7 +47,7 @@ def clock():
 
 @pytest.fixture
 def signer(clock):
-    return RequestSigner("partner-a", SECRET, clock=clock, nonce_factory=Counter())
+    return RequestSigner("partner-a", SECRET, clock=clock, nonce_factory=NonceSequence())
 
 
 @pytest.fixture
@@ -359,7 +359,7 @@ def test_replay_rejected(signer, verifier):
 def test_nonce_scoped_per_key_id(clock):
     verifier = RequestVerifier({"a": SECRET, "b": SECRET}, clock=clock)
     for key_id in ["a", "b"]:
-        other = RequestSigner(key_id, SECRET, clock=clock, nonce_factory=Counter())
+        other = RequestSigner(key_id, SECRET, clock=clock, nonce_factory=NonceSequence())
         assert verifier.verify(*signed(other)).key_id == key_id
 
 
