@@ -47,7 +47,9 @@ def clock():
 
 @pytest.fixture
 def signer(clock):
-    return RequestSigner("partner-a", SECRET, clock=clock, nonce_factory=NonceSequence())
+    return RequestSigner(
+        "partner-a", SECRET, clock=clock, nonce_factory=NonceSequence()
+    )
 
 
 @pytest.fixture
@@ -359,7 +361,9 @@ def test_replay_rejected(signer, verifier):
 def test_nonce_scoped_per_key_id(clock):
     verifier = RequestVerifier({"a": SECRET, "b": SECRET}, clock=clock)
     for key_id in ["a", "b"]:
-        other = RequestSigner(key_id, SECRET, clock=clock, nonce_factory=NonceSequence())
+        other = RequestSigner(
+            key_id, SECRET, clock=clock, nonce_factory=NonceSequence()
+        )
         assert verifier.verify(*signed(other)).key_id == key_id
 
 
