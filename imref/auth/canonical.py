@@ -23,6 +23,10 @@ again, leaving only the URI unreserved characters (``A-Z a-z 0-9 - _ .
 aiohttp's ``request.query`` decode it (``+`` is a space), encoded the same
 way as path segments, and the pairs are sorted by name, then by value.
 Client and server therefore agree however either side spells the URL.
+
+NOTE: the host and the scheme are not signed. A key id accepted by two
+services lets a request for one be replayed to the other within its window,
+so give each service its own key ids, or sign ``Host`` as a signed header.
 """
 
 from __future__ import annotations
