@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "imref.tools.lab",
     "imref.tools.notebooks",
     "imref.workload.cli",
+    "imref.auth.cli",
 )
 
 
