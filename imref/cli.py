@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "imref.tools.notebooks",
     "imref.storage.cli",
     "imref.workload.cli",
+    "imref.auth.cli",
 )
 
 

@@ -1,0 +1,174 @@
+"""``imref sign`` and ``imref auth-demo``: sign a request for curl, serve the demo API.
+
+Secrets are read from an environment variable, never from the command line,
+where other users could read them in the process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+from pathlib import Path
+
+from imref.errors import ImrefError
+
+logger = logging.getLogger("imref.auth")
+
+DEFAULT_SECRET_ENV = "IMREF_SECRET"
+
+
+class MissingSecretError(ImrefError, ValueError):
+    """The environment variable that should hold the secret is unset or empty."""
+
+
+def _secret_from_env(name: str) -> str:
+    secret = os.environ.get(name, "")
+    if not secret:
+        raise MissingSecretError(
+            f"environment variable {name!r} is unset or empty; export the secret "
+            f"there first, for example: export {name}=$(openssl rand -hex 32)"
+        )
+    return secret
+
+
+def _body(args: argparse.Namespace) -> bytes:
+    if args.data_file is not None:
+        try:
+            return Path(args.data_file).read_bytes()
+        except OSError as exc:
+            raise ImrefError(
+                f"cannot read --data-file {args.data_file!r}: {exc.strerror}"
+            ) from exc
+    if args.data is not None:
+        return args.data.encode("utf-8")
+    return b""
+
+
+def _parse_header(text: str) -> tuple[str, str]:
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip():
+        raise ImrefError(f"--header {text!r} is invalid; write it as 'Name: value'")
+    return name.strip(), value.strip()
+
+
+def run_sign(args: argparse.Namespace) -> int:
+    """Print the auth headers, or a whole curl command, for one request."""
+    from urllib.parse import urlsplit
+
+    from imref.auth.requests import RequestSigner
+
+    parts = urlsplit(args.url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ImrefError(f"URL {args.url!r} is invalid; give http://host:port/path")
+    body = _body(args)
+    headers = dict(_parse_header(h) for h in args.header)
+    if args.content_type:
+        headers["Content-Type"] = args.content_type
+    signer = RequestSigner(args.key_id, _secret_from_env(args.secret_env))
+    auth = signer.sign(
+        args.method.upper(),
+        parts.path,
+        parts.query,
+        headers=headers,
+        body=body,
+        signed_headers=[name for name, _ in map(_parse_header, args.header)],
+    )
+    headers.update(auth)
+    if not args.curl:
+        for name, value in headers.items():
+            print(f"{name}: {value}")
+        return 0
+    argv = ["curl", "-sS", "-X", args.method.upper()]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    # --data-binary sends the bytes unchanged; curl's -d would drop newlines.
+    if args.data_file is not None:
+        argv += ["--data-binary", f"@{args.data_file}"]
+    elif args.data is not None:
+        argv += ["--data-binary", args.data]
+    argv.append(args.url)
+    print(shlex.join(argv))
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Serve the demo API on 127.0.0.1 until interrupted."""
+    import asyncio
+
+    from imref.auth.demo import run_demo_server
+    from imref.auth.requests import RequestVerifier
+
+    verifier = RequestVerifier({args.key_id: _secret_from_env(args.secret_env)})
+
+    async def serve() -> None:
+        async with run_demo_server(verifier, port=args.port) as base_url:
+            print(f"demo API on {base_url} (key id {args.key_id!r}); Ctrl-C stops it")
+            await asyncio.Event().wait()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _add_key_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--key-id", default="demo", help="key id to sign with (default: demo)"
+    )
+    parser.add_argument(
+        "--secret-env",
+        default=DEFAULT_SECRET_ENV,
+        metavar="NAME",
+        help="environment variable that contains the secret "
+        f"(default: {DEFAULT_SECRET_ENV})",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    sign = subparsers.add_parser(
+        "sign",
+        help="print the auth headers that sign one HTTP request",
+        description=(
+            "Sign METHOD URL and BODY with HMAC-SHA256 and print the X-Imref-* "
+            "headers, or with --curl a whole curl command. The secret is read "
+            f"from ${DEFAULT_SECRET_ENV} (see --secret-env). Sign just before "
+            "sending: the server accepts a timestamp within 300 s."
+        ),
+    )
+    sign.add_argument("method", help="HTTP method, for example POST")
+    sign.add_argument("url", help="full URL, for example http://127.0.0.1:8080/v1/ping")
+    body = sign.add_mutually_exclusive_group()
+    body.add_argument("--data", help="request body as text, sent as UTF-8")
+    body.add_argument(
+        "--data-file", metavar="PATH", help="file whose bytes are the body"
+    )
+    sign.add_argument(
+        "--content-type",
+        default=None,
+        help="Content-Type to send and sign, for example application/json",
+    )
+    sign.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="an extra header to send and sign; repeat for more",
+    )
+    sign.add_argument("--curl", action="store_true", help="print a curl command")
+    _add_key_options(sign)
+    sign.set_defaults(func=run_sign)
+
+    demo = subparsers.add_parser(
+        "auth-demo",
+        help="serve the demo API that accepts only signed requests",
+        description=(
+            "Serve the chapter 4 demo API on 127.0.0.1: GET /v1/ping and "
+            "POST /v1/messages, both behind the signature verifier."
+        ),
+    )
+    demo.add_argument("--port", type=int, default=8080, help="TCP port (default: 8080)")
+    _add_key_options(demo)
+    demo.set_defaults(func=run_demo)

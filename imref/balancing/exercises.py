@@ -1,0 +1,156 @@
+"""Self-check functions for the exercises in the load-balancing notebook.
+
+Each ``check_*`` function takes the learner's number and returns a
+``CheckResult``: correct, or the name of the known wrong answer it matches,
+or neither. A known wrong answer is recognised by recomputing the mistake,
+so the checks stay right if an exercise's numbers change.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+from imref.balancing.errors import BalancingError
+
+#: Exercise 1: users on a ring of gateways when one more gateway joins.
+JOIN_USERS = 110_000
+JOIN_GATEWAYS = 10
+
+#: Exercise 2: mod-n hashing when the pool grows from 10 to 11 gateways.
+MOD_N_BEFORE = 10
+MOD_N_AFTER = 11
+
+#: Exercise 3: long-lived connections placed on gateways uniformly at random.
+RANDOM_CONNECTIONS = 100_000
+RANDOM_GATEWAYS = 10
+
+
+class ExerciseAnswerError(BalancingError, ValueError):
+    """An exercise answer is not a number."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of a self-check: correct, or which known mistake was made."""
+
+    correct: bool
+    mistake: str | None
+    message: str
+
+    def __repr__(self) -> str:
+        verdict = "correct" if self.correct else "wrong"
+        return f"CheckResult({verdict}: {self.message})"
+
+
+def _as_number(answer: object) -> float:
+    # numbers.Real covers int, float and the NumPy scalars; bool is excluded
+    # because True would silently count as 1.
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
+        raise ExerciseAnswerError(
+            f"answer must be a number, got {answer!r}; pass an int or a float"
+        )
+    value = float(answer)
+    if not math.isfinite(value):
+        raise ExerciseAnswerError(f"answer must be finite, got {answer!r}")
+    return value
+
+
+def _close(answer: float, target: float, rel: float) -> bool:
+    return math.isclose(answer, target, rel_tol=rel, abs_tol=1e-12)
+
+
+def _check(
+    answer: object,
+    right: float,
+    rel: float,
+    wrong: list[tuple[str, float]],
+    hint: str,
+) -> CheckResult:
+    # The right answer is tested first, so a mistake that happens to land
+    # within the tolerance of it never hides a correct answer.
+    value = _as_number(answer)
+    if _close(value, right, rel):
+        return CheckResult(True, None, f"{value:g} is right: about {right:g}")
+    for mistake, number in wrong:
+        if _close(value, number, rel):
+            return CheckResult(
+                False, mistake, f"{value:g} is what you get if you {mistake}"
+            )
+    return CheckResult(False, None, f"{value:g} is not it; {hint}")
+
+
+def check_keys_moved_on_join(answer: object) -> CheckResult:
+    """Check how many of 110,000 users move when an 11th gateway joins a ring of 10.
+
+    The answer is the ideal count, users / (n + 1), within 1%.
+
+    Raises:
+        ExerciseAnswerError: if the answer is not a number.
+    """
+    users, n = JOIN_USERS, JOIN_GATEWAYS
+    return _check(
+        answer,
+        right=users / (n + 1),
+        rel=0.01,
+        wrong=[
+            ("used 1/n instead of 1/(n+1)", users / n),
+            ("counted keys that stayed", users * n / (n + 1)),
+            ("counted every user, as mod-n hashing would move almost all", users),
+        ],
+        hint="the new gateway ends up with its fair share of the users",
+    )
+
+
+def check_mod_n_moved(answer: object) -> CheckResult:
+    """Check the fraction of keys that ``hash % n`` moves when n goes from 10 to 11.
+
+    The answer is the exact fraction, 1 - min(a, b) / lcm(a, b), within 0.1%.
+
+    Raises:
+        ExerciseAnswerError: if the answer is not a number.
+    """
+    a, b = MOD_N_BEFORE, MOD_N_AFTER
+    right = 1 - min(a, b) / math.lcm(a, b)
+    return _check(
+        answer,
+        right=right,
+        rel=0.001,
+        wrong=[
+            ("assumed mod-n hashing is as sticky as a ring", 1 / b),
+            ("took 1/n as the keys that stay, not 1/(n+1)", 1 - 1 / a),
+            (f"assumed every key moves, but residues below {min(a, b)} stay", 1.0),
+        ],
+        hint="count the residues h mod 110 for which h % 10 == h % 11",
+    )
+
+
+def check_random_max_load(answer: object) -> CheckResult:
+    """Check the estimated max load of 100,000 random connections on 10 gateways.
+
+    The answer is m/n + sqrt(2 (m/n) ln n), within 0.1%.
+
+    Raises:
+        ExerciseAnswerError: if the answer is not a number.
+    """
+    m, n = RANDOM_CONNECTIONS, RANDOM_GATEWAYS
+    mean = m / n
+    return _check(
+        answer,
+        right=mean + math.sqrt(2 * mean * math.log(n)),
+        rel=0.001,
+        wrong=[
+            ("gave the mean load, not the max", mean),
+            ("used log base 10, not ln", mean + math.sqrt(2 * mean * math.log10(n))),
+            (
+                "used m instead of m/n under the root",
+                mean + math.sqrt(2 * m * math.log(n)),
+            ),
+            (
+                "forgot the factor 2 under the root",
+                mean + math.sqrt(mean * math.log(n)),
+            ),
+        ],
+        hint="start from the mean m/n and add sqrt(2 (m/n) ln n)",
+    )

@@ -1,0 +1,292 @@
+"""The aiohttp adapters and the demo API on 127.0.0.1, with curl and openssl."""
+
+import asyncio
+import base64
+import hashlib
+import json
+import shutil
+import socket
+import subprocess
+
+import aiohttp
+import pytest
+
+from imref.auth import (
+    RequestSigner,
+    RequestVerifier,
+    UnsignableBodyError,
+    canonical_string,
+    run_demo_server,
+    serve_demo_in_thread,
+    signing_middleware,
+)
+
+SECRET = "http-secret-0123456789abcdef"
+TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+def _verifier():
+    return RequestVerifier({"partner-a": SECRET})
+
+
+def _signer():
+    return RequestSigner("partner-a", SECRET)
+
+
+async def _call(verifier, send):
+    async with run_demo_server(verifier) as base_url:
+        middlewares = [signing_middleware(_signer(), signed_headers=["x-request-id"])]
+        async with aiohttp.ClientSession(
+            middlewares=middlewares, timeout=TIMEOUT
+        ) as session:
+            return await send(session, base_url)
+
+
+async def _json(response):
+    return response.status, await response.json()
+
+
+def test_client_middleware_request_accepted():
+    async def send(session, base_url):
+        async with session.post(
+            f"{base_url}/v1/messages?room=42&b=x+y",
+            json={"to": "bob", "text": "你好"},
+            headers={"X-Request-Id": "r-1"},
+        ) as response:
+            return await _json(response)
+
+    status, body = asyncio.run(_call(_verifier(), send))
+    assert status == 200
+    assert body["accepted"] is True
+    assert body["key_id"] == "partner-a"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"data": b'{"raw": "bytes"}'},
+        {"data": '{"text": "str body"}'},
+        {"data": {"form": "field"}},
+        {},
+    ],
+    ids=["bytes", "str", "form", "empty"],
+)
+def test_client_middleware_body_kinds(kwargs):
+    async def send(session, base_url):
+        async with session.post(
+            f"{base_url}/v1/messages", headers={"X-Request-Id": "r-1"}, **kwargs
+        ) as response:
+            return response.status, await response.json()
+
+    status, body = asyncio.run(_call(_verifier(), send))
+    # The signature passed; the demo handler then wants a JSON object.
+    assert status in {200, 400}
+    assert body.get("code") != "signature_mismatch"
+    if status == 400:
+        assert body["code"] == "invalid_json"
+
+
+def test_client_middleware_rejects_stream_body():
+    async def chunks():
+        yield b"{}"
+
+    async def send(session, base_url):
+        async with session.post(
+            f"{base_url}/v1/messages", data=chunks(), headers={"X-Request-Id": "r-1"}
+        ):
+            pass
+
+    with pytest.raises(UnsignableBodyError, match="stream|bytes"):
+        asyncio.run(_call(_verifier(), send))
+
+
+def test_unsigned_request_gets_401_json():
+    async def send(session, base_url):
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as plain:
+            async with plain.get(f"{base_url}/v1/ping") as response:
+                return await _json(response)
+
+    status, body = asyncio.run(_call(_verifier(), send))
+    assert status == 401
+    assert body["code"] == "missing_header"
+    assert "X-Imref-Key-Id" in body["message"]
+    assert set(body) == {"code", "message"}
+
+
+def test_replayed_request_gets_401_nonce_reused():
+    captured = {}
+
+    async def capture(request, handler):
+        captured.update(request.headers)
+        return await handler(request)
+
+    async def send(session, base_url):
+        signer_mw = signing_middleware(_signer())
+        async with aiohttp.ClientSession(
+            middlewares=[signer_mw, capture], timeout=TIMEOUT
+        ) as signed:
+            async with signed.get(f"{base_url}/v1/ping") as response:
+                first = response.status
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as plain:
+            replay = {k: v for k, v in captured.items() if k.startswith("X-Imref")}
+            async with plain.get(f"{base_url}/v1/ping", headers=replay) as response:
+                return first, *(await _json(response))
+
+    first, status, body = asyncio.run(_call(_verifier(), send))
+    assert first == 200
+    assert status == 401
+    assert body["code"] == "nonce_reused"
+
+
+def test_oversized_body_gets_413_not_500():
+    async def send(session, base_url):
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as plain:
+            async with plain.post(
+                f"{base_url}/v1/messages", data=b"x" * (1024 * 1024)
+            ) as response:
+                return response.status
+
+    assert asyncio.run(_call(_verifier(), send)) == 413
+
+
+def _raw_exchange(port: int, payload: bytes, *, half_close: bool = False) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(payload)
+        if half_close:
+            # The peer disconnects mid-request, and the server reads end of file.
+            sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"GET /v1/ping HTTP/1.1\r\nHost: x\r\nX-Imref-Key-Id: \xff\xfe\r\n"
+        b"X-Imref-Timestamp: 1\r\nX-Imref-Nonce: \xc3\x28aaaaaaaaaaaaaaaa\r\n"
+        b"X-Imref-Signature: " + b"A" * 43 + b"=\r\nConnection: close\r\n\r\n",
+        b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: \xff\r\n"
+        b"Content-Length: 2\r\nX-Imref-Key-Id: partner-a\r\n"
+        b"X-Imref-Timestamp: 1\r\nX-Imref-Nonce: aaaaaaaaaaaaaaaa\r\n"
+        b"X-Imref-Signature: " + b"A" * 43 + b"=\r\nConnection: close\r\n\r\n{}",
+        b"POST /v1/%ff%fe?%ff=%fe HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+        b"Connection: close\r\n\r\n{}",
+        b"\x16\x03\x01\x02\x00garbage that is not HTTP\r\n\r\n",
+    ],
+    ids=["non-utf8-auth-headers", "non-utf8-content-type", "truncated", "garbage"],
+)
+def test_garbage_never_gets_500(payload):
+    with serve_demo_in_thread(_verifier()) as base_url:
+        port = int(base_url.rsplit(":", 1)[1])
+        response = _raw_exchange(
+            port, payload, half_close=b"Content-Length: 10" in payload
+        )
+        # The server is still healthy afterwards.
+        follow_up = _raw_exchange(
+            port, b"GET /v1/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+    if response:
+        status = int(response.split(b" ", 2)[1])
+        assert 400 <= status < 500
+    assert follow_up.startswith(b"HTTP/1.1 401")
+
+
+# curl and openssl -----------------------------------------------------------------
+
+needs_tools = pytest.mark.skipif(
+    not (shutil.which("curl") and shutil.which("openssl")),
+    reason="curl or openssl is not installed",
+)
+
+
+def _openssl_signature(secret: str, text: str) -> str:
+    result = subprocess.run(
+        ["openssl", "dgst", "-sha256", "-hmac", secret, "-binary"],
+        input=text.encode("utf-8"),
+        capture_output=True,
+        check=True,
+        timeout=10,
+    )
+    return base64.b64encode(result.stdout).decode("ascii")
+
+
+def _openssl_sha256_hex(data: bytes) -> str:
+    result = subprocess.run(
+        ["openssl", "dgst", "-sha256", "-binary"],
+        input=data,
+        capture_output=True,
+        check=True,
+        timeout=10,
+    )
+    return result.stdout.hex()
+
+
+def _curl(url: str, headers: dict, body: bytes) -> tuple[int, dict]:
+    argv = ["curl", "-sS", "--max-time", "10", "-X", "POST", "--data-binary", "@-"]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    argv += ["-w", "\n%{http_code}", url]
+    result = subprocess.run(
+        argv, input=body, capture_output=True, check=True, timeout=20
+    )
+    text, _, status = result.stdout.decode("utf-8").rpartition("\n")
+    return int(status), json.loads(text)
+
+
+@needs_tools
+def test_curl_openssl_interop():
+    body = '{"to": "bob", "text": "你好，世界"}'.encode()
+    with serve_demo_in_thread(_verifier()) as base_url:
+        timestamp = str(int(__import__("time").time()))
+        nonce = "curl" + "0" * 28
+        text = canonical_string(
+            method="POST",
+            path="/v1/messages",
+            query="room=42",
+            body_sha256=_openssl_sha256_hex(body),
+            content_type="application/json",
+            timestamp=timestamp,
+            nonce=nonce,
+            key_id="partner-a",
+        )
+        headers = {
+            "Content-Type": "application/json",
+            "X-Imref-Key-Id": "partner-a",
+            "X-Imref-Timestamp": timestamp,
+            "X-Imref-Nonce": nonce,
+            "X-Imref-Signature": _openssl_signature(SECRET, text),
+        }
+        url = f"{base_url}/v1/messages?room=42"
+        status, reply = _curl(url, headers, body)
+        assert status == 200
+        assert reply["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+        # One body byte changed: same headers, fresh nonce so only the body differs.
+        headers["X-Imref-Nonce"] = "curl" + "1" * 28
+        text = text.replace(nonce, headers["X-Imref-Nonce"])
+        headers["X-Imref-Signature"] = _openssl_signature(SECRET, text)
+        tampered = body.replace(b"bob", b"bof")
+        status, reply = _curl(url, headers, tampered)
+    assert status == 401
+    assert reply["code"] == "signature_mismatch"
+    assert set(reply) == {"code", "message"}
+    assert SECRET not in reply["message"]
+    assert headers["X-Imref-Signature"] not in reply["message"]
+
+
+def test_rejection_warnings_are_rate_limited(caplog):
+    verifier = _verifier()
+
+    async def send(session, base_url):
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as plain:
+            for _ in range(12):
+                async with plain.get(f"{base_url}/v1/ping") as response:
+                    await response.read()
+
+    caplog.set_level("WARNING", logger="imref.auth")
+    asyncio.run(_call(verifier, send))
+    warnings = [r for r in caplog.records if r.getMessage().startswith("rejected")]
+    assert verifier.rejections["missing_header"] == 12
+    assert len(warnings) == 10

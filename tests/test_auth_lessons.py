@@ -1,0 +1,242 @@
+"""Chapter 4 teaching helpers, the flow figure and the ``imref sign`` command."""
+
+import subprocess
+import sys
+
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib.figure import Figure
+
+from imref.auth import CHECKS, RequestVerifier
+from imref.auth.lessons import (
+    ATTACKS,
+    QUERY_EXERCISE_INPUT,
+    Demo,
+    charset_pitfall,
+    check_canonical_query_exercise,
+    check_nonce_retention_exercise,
+    check_tag_exercise,
+    checks_table,
+    run_attacks,
+)
+from imref.auth.plots import plot_verification_flow
+from imref.cli import main
+
+
+def test_every_attack_stopped_by_expected_check():
+    table = run_attacks(seed=4)
+    assert len(table) == len(ATTACKS)
+    assert table["as expected"].all(), table.to_string()
+    assert (table["status"] == 401).all()
+
+
+def test_attacks_cover_every_check():
+    steps = {attack.expected_step for attack in ATTACKS}
+    assert steps == {check.step for check in CHECKS}
+
+
+def test_attack_table_is_deterministic():
+    assert run_attacks(seed=4).equals(run_attacks(seed=4))
+
+
+def test_checks_table_follows_checks():
+    table = checks_table()
+    assert list(table["step"]) == [check.step for check in CHECKS]
+    assert list(table["order"]) == list(range(1, len(CHECKS) + 1))
+
+
+def test_demo_accepts_fresh_and_rejects_replay():
+    demo = Demo(seed=1)
+    request = demo.signed()
+    assert demo.send(request).accepted
+    outcome = demo.send(request)
+    assert not outcome.accepted
+    assert outcome.code == "nonce_reused"
+    assert repr(outcome) == "Outcome(401 rejected: nonce_reused)"
+
+
+def test_charset_pitfall_collides_only_under_legacy_charset():
+    pitfall = charset_pitfall()
+    assert pitfall.legacy_bytes == (b"?????", b"?????")
+    assert pitfall.legacy_collision
+    assert not pitfall.utf8_collision
+    assert pitfall.utf8_bytes[0] == "你好，世界".encode()
+    assert len(pitfall.to_frame()) == 4
+
+
+def test_charset_pitfall_with_us_ascii():
+    pitfall = charset_pitfall(charset="US-ASCII")
+    assert pitfall.legacy_bytes == (b"?????", b"?????")
+    assert pitfall.legacy_collision
+
+
+@pytest.mark.parametrize(
+    "answer, mistake",
+    [
+        ("A9AR7qDhuAX5kWiNXEqxw1psPIxKTwiRPB5fXVy13Ww=", None),
+        (
+            "03d011eea0e1b805f991688d5c4ab1c35a6c3c8c4a4f08913c1e5f5d5cb5dd6c",
+            "hex_instead_of_base64",
+        ),
+        ("A9AR7qDhuAX5kWiNXEqxw1psPIxKTwiRPB5fXVy13Ww", None),
+        ("not even close", None),
+    ],
+)
+def test_tag_exercise(answer, mistake):
+    result = check_tag_exercise(answer)
+    assert result.correct == (answer.endswith("Ww="))
+    assert result.mistake == mistake
+
+
+def test_tag_exercise_names_more_mistakes():
+    import base64
+    import hashlib
+
+    from imref.auth import hmac_sha256
+
+    swapped = base64.b64encode(hmac_sha256("Hello, world!", "my-secret-key")).decode()
+    plain = base64.b64encode(hashlib.sha256(b"Hello, world!").digest()).decode()
+    assert check_tag_exercise(swapped).mistake == "key_and_message_swapped"
+    assert check_tag_exercise(plain).mistake == "hash_without_key"
+
+
+@pytest.mark.parametrize(
+    "answer, correct, mistake",
+    [
+        ("a=0&a=1&b=2&c=hello%20world", True, None),
+        (QUERY_EXERCISE_INPUT, False, "not_sorted"),
+        ("a=1&a=0&b=2&c=hello%20world", False, "values_not_sorted"),
+        ("a=0&a=1&b=2&c=hello world", False, "not_percent_encoded"),
+        ("a=0&a=1&b=2&c=hello+world", False, "plus_for_space"),
+        ("c=1", False, None),
+    ],
+)
+def test_canonical_query_exercise(answer, correct, mistake):
+    result = check_canonical_query_exercise(answer)
+    assert result.correct is correct
+    assert result.mistake == mistake
+
+
+@pytest.mark.parametrize(
+    "seconds, correct, mistake",
+    [
+        (600, True, None),
+        (300, False, "one_side_of_window"),
+        (0, False, "timestamp_alone"),
+        (3600, False, "longer_than_needed"),
+        (120, False, None),
+    ],
+)
+def test_nonce_retention_exercise(seconds, correct, mistake):
+    result = check_nonce_retention_exercise(seconds)
+    assert result.correct is correct
+    assert result.mistake == mistake
+
+
+@pytest.fixture
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_flow_figure_draws_every_check(close_figures):
+    figure = plot_verification_flow()
+    assert isinstance(figure, Figure)
+    texts = [t.get_text() for t in figure.axes[0].texts]
+    for number, check in enumerate(CHECKS, start=1):
+        assert f"{number}. {check.title}" in texts
+        for error in check.errors:
+            assert any(f"{error.status} {error.code}" in text for text in texts)
+    assert any("HMAC-SHA256" in text for text in texts)
+
+
+def test_flow_figure_follows_given_checks(close_figures):
+    figure = plot_verification_flow(CHECKS[:2])
+    texts = [t.get_text() for t in figure.axes[0].texts]
+    assert f"3. {CHECKS[2].title}" not in texts
+    assert f"2. {CHECKS[1].title}" in texts
+
+
+# imref sign ------------------------------------------------------------------------
+
+SECRET = "cli-secret-0123456789abcdef"
+
+
+def test_sign_command_headers_verify(monkeypatch, capsys):
+    monkeypatch.setenv("IMREF_SECRET", SECRET)
+    status = main(
+        [
+            "sign",
+            "POST",
+            "http://127.0.0.1:8080/v1/messages?b=2&a=1",
+            "--data",
+            '{"to": "bob"}',
+            "--content-type",
+            "application/json",
+            "--header",
+            "X-Request-Id: r-9",
+        ]
+    )
+    assert status == 0
+    lines = capsys.readouterr().out.splitlines()
+    headers = dict(line.split(": ", 1) for line in lines)
+    assert headers["X-Imref-Signed-Headers"] == "x-request-id"
+    verifier = RequestVerifier({"demo": SECRET})
+    verified = verifier.verify(
+        "POST", "/v1/messages", "b=2&a=1", headers, b'{"to": "bob"}'
+    )
+    assert verified.key_id == "demo"
+    assert SECRET not in "\n".join(lines)
+
+
+def test_sign_command_curl_output(monkeypatch, capsys):
+    monkeypatch.setenv("MY_KEY", SECRET)
+    status = main(
+        [
+            "sign",
+            "GET",
+            "http://127.0.0.1:8080/v1/ping",
+            "--secret-env",
+            "MY_KEY",
+            "--key-id",
+            "partner-a",
+            "--curl",
+        ]
+    )
+    assert status == 0
+    output = capsys.readouterr().out
+    assert output.startswith("curl -sS -X GET -H ")
+    assert "'X-Imref-Key-Id: partner-a'" in output
+    assert output.rstrip().endswith("http://127.0.0.1:8080/v1/ping")
+
+
+def test_sign_command_without_secret_fails(monkeypatch, capsys):
+    monkeypatch.delenv("IMREF_SECRET", raising=False)
+    status = main(["sign", "GET", "http://127.0.0.1:8080/v1/ping"])
+    assert status == 2
+    assert "IMREF_SECRET" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sign", "GET", "ftp://127.0.0.1/x"],
+        ["sign", "GET", "http://127.0.0.1/x", "--header", "no colon"],
+        ["sign", "GET", "http://127.0.0.1/x", "--data-file", "/nonexistent/body"],
+    ],
+)
+def test_sign_command_bad_input(monkeypatch, capsys, argv):
+    monkeypatch.setenv("IMREF_SECRET", SECRET)
+    assert main(argv) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_sign_help_runs_as_module():
+    result = subprocess.run(
+        [sys.executable, "-m", "imref", "sign", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert "IMREF_SECRET" in result.stdout

@@ -1,0 +1,152 @@
+"""Tests of the shared interface and the key-free strategies."""
+
+import itertools
+from collections import Counter
+
+import pytest
+
+from imref import ImrefError
+from imref.balancing import (
+    STRATEGIES,
+    BalancingError,
+    DuplicateNodeError,
+    EmptyPoolError,
+    InvalidNodeError,
+    InvalidOptionError,
+    InvalidWeightError,
+    ReleaseError,
+    UnknownNodeError,
+    UnsupportedOperationError,
+)
+from imref.balancing.simple import smooth_weighted_schedule
+
+GATEWAYS = [f"gw-{i}" for i in range(1, 11)]
+
+
+def test_swrr_matches_nginx_sequence():
+    # nginx's smooth weighted round-robin with a=5, b=1, c=1 (the sequence is
+    # documented in the comment above ngx_http_upstream_get_peer).
+    balancer = STRATEGIES["weighted_round_robin"]({"a": 5, "b": 1, "c": 1})
+    picks = [balancer.pick() for _ in range(14)]
+    assert picks[:7] == list("aabacaa")
+    assert picks[7:] == list("aabacaa")
+
+
+def test_swrr_schedule_scales_with_gcd():
+    assert smooth_weighted_schedule({"a": 10, "b": 2, "c": 2}) == tuple("aabacaa")
+
+
+def test_swrr_rejects_fractional_weight():
+    with pytest.raises(InvalidWeightError, match="1.5"):
+        STRATEGIES["weighted_round_robin"]({"a": 1.5, "b": 1})
+
+
+def test_round_robin_cycles_in_order():
+    balancer = STRATEGIES["round_robin"](["a", "b", "c"])
+    assert [balancer.pick() for _ in range(6)] == list("abcabc")
+
+
+def test_round_robin_rejects_weights():
+    with pytest.raises(InvalidWeightError, match="'a'"):
+        STRATEGIES["round_robin"]({"a": 2, "b": 1})
+    balancer = STRATEGIES["round_robin"](["a", "b"])
+    with pytest.raises(UnsupportedOperationError):
+        balancer.set_weight("a", 3)
+
+
+def test_random_is_seeded_and_weighted():
+    first = STRATEGIES["random"]({"a": 3, "b": 1}, seed=7)
+    second = STRATEGIES["random"]({"a": 3, "b": 1}, seed=7)
+    picks = [first.pick() for _ in range(4000)]
+    assert picks == [second.pick() for _ in range(4000)]
+    share = Counter(picks)["a"] / len(picks)
+    assert 0.72 < share < 0.78
+
+
+def test_least_connections_balances_and_releases():
+    balancer = STRATEGIES["least_connections"](["a", "b", "c"])
+    assert [balancer.pick() for _ in range(3)] == ["a", "b", "c"]
+    balancer.release("b")
+    assert balancer.pick() == "b"
+    assert balancer.loads == {"a": 1, "b": 1, "c": 1}
+
+
+def test_least_connections_honours_weight():
+    balancer = STRATEGIES["least_connections"]({"big": 3, "small": 1})
+    picks = Counter(balancer.pick() for _ in range(400))
+    assert picks == {"big": 300, "small": 100}
+
+
+def test_release_errors():
+    balancer = STRATEGIES["power_of_two"](["a", "b"], seed=1)
+    with pytest.raises(ReleaseError, match="'a'"):
+        balancer.release("a")
+    with pytest.raises(UnknownNodeError, match="'zz'"):
+        balancer.release("zz")
+
+
+def test_power_of_two_keeps_loads_close():
+    balancer = STRATEGIES["power_of_two"](GATEWAYS, seed=3)
+    for _ in range(10_000):
+        balancer.pick()
+    loads = balancer.loads.values()
+    assert max(loads) - min(loads) <= 3
+
+
+def test_load_counters_survive_membership_change():
+    balancer = STRATEGIES["least_connections"](["a", "b"])
+    balancer.pick()
+    balancer.add("c")
+    assert balancer.loads == {"a": 1, "b": 0, "c": 0}
+    balancer.remove("a")
+    assert balancer.loads == {"b": 0, "c": 0}
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_bad_input_raises(name):
+    cls = STRATEGIES[name]
+    with pytest.raises(EmptyPoolError):
+        cls([])
+    with pytest.raises(DuplicateNodeError, match="'a'"):
+        cls(["a", "a"])
+    with pytest.raises(InvalidNodeError):
+        cls([""])
+    with pytest.raises(InvalidNodeError):
+        cls("gw-1")
+    for weight in (0, -1, "2", float("nan"), float("inf"), True, None):
+        with pytest.raises(InvalidWeightError, match=repr(weight)):
+            cls({"a": weight, "b": 1})
+    balancer = cls(["a", "b"])
+    with pytest.raises(UnknownNodeError, match="'zz'"):
+        balancer.remove("zz")
+    with pytest.raises(DuplicateNodeError):
+        balancer.add("a")
+    with pytest.raises(InvalidOptionError):
+        cls(["a"], no_such_option=1)
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_errors_derive_from_imref_error(name):
+    balancer = STRATEGIES[name](["a"])
+    with pytest.raises(BalancingError) as info:
+        balancer.remove("a")
+    assert isinstance(info.value, ImrefError)
+    assert balancer.nodes == ("a",)
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_add_remove_round_trip(name):
+    balancer = STRATEGIES[name](["a", "b"], seed=5)
+    balancer.add("c")
+    assert balancer.nodes == ("a", "b", "c")
+    picks = {balancer.pick("user:1") for _ in range(1)}
+    assert picks <= {"a", "b", "c"}
+    if name != "jump":
+        balancer.remove("a")
+        assert balancer.nodes == ("b", "c")
+
+
+def test_round_robin_turns_are_unique_across_picks():
+    balancer = STRATEGIES["round_robin"](GATEWAYS)
+    picks = [balancer.pick() for _ in range(100)]
+    assert picks == list(itertools.islice(itertools.cycle(GATEWAYS), 100))

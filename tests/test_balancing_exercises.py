@@ -1,0 +1,113 @@
+"""Tests for the self-checks of the load-balancing exercises."""
+
+import math
+
+import numpy as np
+import pytest
+
+from imref import ImrefError
+from imref.balancing import BalancingError
+from imref.balancing.exercises import (
+    CheckResult,
+    ExerciseAnswerError,
+    check_keys_moved_on_join,
+    check_mod_n_moved,
+    check_random_max_load,
+)
+
+
+def _assert_mistake(result: CheckResult, mistake: str) -> None:
+    assert not result.correct
+    assert result.mistake == mistake
+
+
+# -- exercise 1: keys moved when an 11th gateway joins ------------------------
+
+
+def test_join_right_answer():
+    result = check_keys_moved_on_join(10_000)
+    assert result.correct
+    assert result.mistake is None
+    assert check_keys_moved_on_join(10_050).correct  # within 1%
+
+
+def test_join_named_wrong_answers():
+    _assert_mistake(check_keys_moved_on_join(11_000), "used 1/n instead of 1/(n+1)")
+    _assert_mistake(check_keys_moved_on_join(100_000), "counted keys that stayed")
+    _assert_mistake(
+        check_keys_moved_on_join(110_000),
+        "counted every user, as mod-n hashing would move almost all",
+    )
+
+
+def test_join_unknown_wrong_answer():
+    result = check_keys_moved_on_join(5_000)
+    assert not result.correct
+    assert result.mistake is None
+    assert "fair share" in result.message
+
+
+# -- exercise 2: keys moved by mod-n hashing --------------------------------
+
+
+def test_mod_n_right_answer():
+    assert check_mod_n_moved(10 / 11).correct
+    assert check_mod_n_moved(0.9091).correct
+    assert check_mod_n_moved(np.float64(100 / 110)).correct
+
+
+def test_mod_n_named_wrong_answers():
+    _assert_mistake(
+        check_mod_n_moved(1 / 11), "assumed mod-n hashing is as sticky as a ring"
+    )
+    _assert_mistake(
+        check_mod_n_moved(0.9), "took 1/n as the keys that stay, not 1/(n+1)"
+    )
+    _assert_mistake(
+        check_mod_n_moved(1), "assumed every key moves, but residues below 10 stay"
+    )
+
+
+def test_mod_n_right_answer_matches_brute_force():
+    moved = sum(h % 10 != h % 11 for h in range(110)) / 110
+    assert check_mod_n_moved(moved).correct
+
+
+# -- exercise 3: max load of random placement --------------------------------
+
+
+def test_random_max_load_right_answer():
+    expected = 10_000 + math.sqrt(2 * 10_000 * math.log(10))
+    assert expected == pytest.approx(10_214.6, abs=0.1)
+    assert check_random_max_load(10_215).correct
+
+
+def test_random_max_load_named_wrong_answers():
+    _assert_mistake(check_random_max_load(10_000), "gave the mean load, not the max")
+    _assert_mistake(check_random_max_load(10_141), "used log base 10, not ln")
+    _assert_mistake(
+        check_random_max_load(10_679), "used m instead of m/n under the root"
+    )
+    _assert_mistake(check_random_max_load(10_152), "forgot the factor 2 under the root")
+
+
+# -- answers that are not numbers --------------------------------------------
+
+
+@pytest.mark.parametrize("answer", ["many", None, [1], True, math.nan, math.inf])
+def test_non_number_answer_raises(answer):
+    with pytest.raises(ExerciseAnswerError, match="answer must be"):
+        check_keys_moved_on_join(answer)
+
+
+def test_answer_error_is_imref_and_value_error():
+    assert issubclass(ExerciseAnswerError, ImrefError)
+    assert issubclass(ExerciseAnswerError, BalancingError)
+    assert issubclass(ExerciseAnswerError, ValueError)
+
+
+def test_check_result_repr_one_line():
+    text = repr(check_keys_moved_on_join(11_000))
+    assert "\n" not in text
+    assert text.startswith("CheckResult(wrong: ")
+    assert "1/(n+1)" in text
