@@ -39,6 +39,7 @@ def run(folder, mode, history):
     store.open_single(1, 2)
     store.create_group(1, [2, 3])
     store.create_group(1, [2, 3, 4, 5])
+
     sent = []
     for action, first, second in history:
         try:
@@ -58,6 +59,7 @@ def run(folder, mode, history):
         except StorageError:
             # The same invalid action fails the same way in every mode.
             pass
+
     unread = {user: store.unread(user).by_conversation for user in range(1, USERS + 1)}
     synced = {}
     for user in range(1, USERS + 1):
