@@ -340,7 +340,7 @@ class MessageStore:
         except sqlite3.Error as exc:
             # A damaged file can fail the rollback too. The caller raises the
             # first error, which names the cause.
-            logger.debug("rollback on %s failed: %s", self.path, exc)
+            logger.error("rollback on %s failed: %s", self.path, exc)
 
     # Checks that raise a clear error naming the bad value.
 

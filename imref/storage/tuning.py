@@ -200,6 +200,8 @@ def crossover_messages(units: UnitCosts, *, syncs_per_user_per_day: float) -> fl
 SYNCS_PER_USER_PER_DAY = 24
 # The candidate thresholds that the stored results compare.
 CANDIDATE_THRESHOLDS = (2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
+# NOTE: the results live in the checkout beside the notebooks, so this path
+# is right for an editable install (pip install -e) and wrong for a wheel.
 RESULTS_PATH = Path(__file__).resolve().parents[2] / "notebooks" / "results"
 
 
