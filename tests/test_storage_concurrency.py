@@ -135,3 +135,34 @@ def test_threads_allocate_seqs_without_gaps(tmp_path, mode):
     # The reader saw every seq exactly once and in order while writers ran.
     assert reader_seqs == list(range(1, WRITERS * SENDS_PER_WRITER + 1))
     check_conversation(path, group, users, "read" if mode != "write" else "write")
+
+
+def _open_new_file(path, barrier, user_id):
+    """Open a file that may not exist yet, at the same time as other processes."""
+    barrier.wait(timeout=60)
+    store = MessageStore(path, busy_timeout=30)
+    store.create_user(user_id)
+    store.close()
+
+
+def test_processes_create_one_schema(tmp_path):
+    path = str(tmp_path / "new.db")
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(WRITERS)
+    processes = [
+        context.Process(target=_open_new_file, args=(path, barrier, user + 1))
+        for user in range(WRITERS)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+
+    assert [p.exitcode for p in processes] == [0] * WRITERS
+    with sqlite3.connect(path) as conn:
+        users = [u for (u,) in conn.execute("SELECT user_id FROM users ORDER BY 1")]
+        keys = conn.execute("SELECT count(*) FROM meta").fetchone()[0]
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    assert users == list(range(1, WRITERS + 1))
+    assert keys == 1
+    assert mode == "wal"
