@@ -19,6 +19,7 @@ from imref import ImrefError, __version__
 COMMAND_MODULES = (
     "imref.tools.lab",
     "imref.tools.notebooks",
+    "imref.storage.cli",
     "imref.workload.cli",
     "imref.auth.cli",
 )

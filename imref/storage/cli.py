@@ -1,0 +1,40 @@
+"""``imref storage measure``: regenerate the fan-out results that notebook 05 loads."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``storage`` command and its ``measure`` subcommand."""
+    parser = subparsers.add_parser(
+        "storage", help="chat storage and fan-out tools", description=__doc__
+    )
+    commands = parser.add_subparsers(dest="storage_command", required=True)
+    measure = commands.add_parser(
+        "measure",
+        help="measure unit costs, model each hybrid threshold and replay a slice",
+    )
+    measure.add_argument(
+        "--messages",
+        type=int,
+        default=10_000,
+        help="messages of the default workload to replay per mode (default 10000)",
+    )
+    measure.add_argument(
+        "--output",
+        default=None,
+        help="folder for the result files (default notebooks/results)",
+    )
+    measure.set_defaults(func=_measure)
+
+
+def _measure(args: argparse.Namespace) -> int:
+    from imref.storage.tuning import RESULTS_PATH, measure_results, save_results
+    from imref.workload import load
+
+    results = measure_results(load("default"), messages=args.messages, progress=True)
+    folder = save_results(results, args.output or RESULTS_PATH)
+    print(f"{results!r}")
+    print(f"wrote {folder}")
+    return 0
