@@ -62,3 +62,64 @@ def test_notebooks_unknown_name_is_clear_error(capsys):
     err = capsys.readouterr().err
     assert "'99_missing'" in err
     assert "not found" in err
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_lab_rejects_invalid_port(capsys, port):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["lab", "--dry-run", "--port", port])
+    assert exit_info.value.code == 2
+    assert f"invalid port {port!r}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("timeout", ["0", "-5", "soon"])
+def test_notebooks_rejects_invalid_timeout(capsys, timeout):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["notebooks", "run", "--timeout", timeout])
+    assert exit_info.value.code == 2
+    assert f"invalid timeout {timeout!r}" in capsys.readouterr().err
+
+
+def _write_notebook(path, sources):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(notebook, path)
+
+
+def test_execute_names_failing_cell(tmp_path):
+    from imref.tools.notebooks import _execute
+
+    path = tmp_path / "broken.ipynb"
+    _write_notebook(path, ["x = 1", "x / 0"])
+    with pytest.raises(ImrefError) as error:
+        _execute(path, tmp_path / "out.ipynb", timeout=60)
+    message = str(error.value)
+    assert "cell 1 ('x / 0') raised an exception" in message
+    assert "ZeroDivisionError" in message
+    assert not (tmp_path / "out.ipynb").exists()
+
+
+def test_execute_rejects_unknown_magic(tmp_path):
+    from imref.tools.notebooks import _execute
+
+    path = tmp_path / "magic.ipynb"
+    _write_notebook(path, ["%no_such_magic"])
+    with pytest.raises(ImrefError, match="cell 0"):
+        _execute(path, tmp_path / "out.ipynb", timeout=60)
+
+
+def test_execute_writes_outputs(tmp_path):
+    import nbformat
+
+    from imref.tools.notebooks import _execute
+
+    path = tmp_path / "fine.ipynb"
+    _write_notebook(path, ["6 * 7"])
+    _execute(path, tmp_path / "out.ipynb", timeout=60)
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert executed.cells[0].outputs[0]["data"]["text/plain"] == "42"
+    assert executed.cells[0].execution_count == 1
+    assert "execution" not in executed.cells[0].metadata

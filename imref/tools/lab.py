@@ -52,6 +52,19 @@ def run_lab(args: argparse.Namespace) -> int:
     return subprocess.call(argv, cwd=REPO_ROOT)
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"invalid port {text!r}; pass a number from 1 to 65535, or 0 for any "
+            "free port"
+        )
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "lab",
@@ -62,7 +75,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument(
-        "--port", type=int, default=8888, help="TCP port to listen on (default 8888)"
+        "--port",
+        type=_port,
+        default=8888,
+        help="TCP port to listen on; 0 picks a free one (default 8888)",
     )
     parser.add_argument(
         "--no-browser", action="store_true", help="do not open a web browser"
