@@ -223,7 +223,11 @@ def test_sign_command_without_secret_fails(monkeypatch, capsys):
         ["sign", "GET", "ftp://127.0.0.1/x"],
         ["sign", "GET", "http://127.0.0.1/x", "--header", "no colon"],
         ["sign", "GET", "http://127.0.0.1/x", "--data-file", "/nonexistent/body"],
+        ["sign", "G ET", "http://127.0.0.1/x"],
+        ["sign", "GET", "http://[::1"],
+        ["sign", "POST", "http://127.0.0.1/x", "--data", "\udcff"],
     ],
+    ids=["scheme", "header", "data-file", "method", "url", "non-utf8-data"],
 )
 def test_sign_command_bad_input(monkeypatch, capsys, argv):
     monkeypatch.setenv("IMREF_SECRET", SECRET)

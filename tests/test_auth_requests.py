@@ -270,6 +270,12 @@ def test_invalid_method_rejected(signer, verifier):
         verifier.verify("PO ST", path, query, headers, body)
 
 
+@pytest.mark.parametrize("method", ["G ET", "", "GET\n", "gıt", "A" * 17, None])
+def test_signer_rejects_invalid_method(signer, method):
+    with pytest.raises(MalformedHeaderError, match="method"):
+        signer.sign(method, "/v1/ping")
+
+
 def test_unknown_key_rejected(clock, verifier):
     other = RequestSigner("partner-z", SECRET, clock=clock)
     with pytest.raises(UnknownKeyError, match="partner-z"):

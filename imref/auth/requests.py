@@ -235,8 +235,17 @@ class RequestSigner:
         A str ``body`` is signed as its UTF-8 bytes.
 
         Raises:
-            MalformedHeaderError: a header to sign is absent or invalid.
+            MalformedHeaderError: the method is not 1 to 16 letters, or a
+                header to sign is absent or invalid.
         """
+        if (
+            not isinstance(method, str)
+            or not _METHOD.match(method.upper())
+            or not method.isascii()
+        ):
+            raise MalformedHeaderError(
+                f"method {method!r} is invalid; use 1 to 16 letters, such as GET"
+            )
         header_view = _case_insensitive(headers or {})
         names = normalise_signed_header_names(signed_headers)
         values = {}
