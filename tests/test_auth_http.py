@@ -151,6 +151,30 @@ def test_oversized_body_gets_413_not_500():
     assert asyncio.run(_call(_verifier(), send)) == 413
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",
+        b'{"a": ' + b"7" * 5_000 + b"}",
+        b'{"a": "\xff"}',
+    ],
+    ids=["deep-nesting", "5000-digit-integer", "non-utf8"],
+)
+def test_unparsable_json_gets_400_not_500(body):
+    async def send(session, base_url):
+        async with session.post(
+            f"{base_url}/v1/messages",
+            data=body,
+            headers={"Content-Type": "application/json", "X-Request-Id": "r-1"},
+        ) as response:
+            return await _json(response)
+
+    status, reply = asyncio.run(_call(_verifier(), send))
+    assert len(body) < 64 * 1024
+    assert status == 400
+    assert reply["code"] == "invalid_json"
+
+
 def _raw_exchange(port: int, payload: bytes, *, half_close: bool = False) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(payload)

@@ -36,7 +36,10 @@ async def _post_message(request: web.Request) -> web.Response:
     body = await request.read()
     try:
         message = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):
+        # ValueError covers JSONDecodeError, UnicodeDecodeError and an integer
+        # longer than sys.get_int_max_str_digits(). RecursionError comes from
+        # arrays or objects nested deeper than the interpreter's stack allows.
         message = None
     if not isinstance(message, dict):
         return web.json_response(
