@@ -2,6 +2,7 @@
 
 import base64
 import json
+import string
 
 import pytest
 from hypothesis import given
@@ -117,6 +118,18 @@ def test_token_other_app_or_device_rejected(token, pins):
 def test_malformed_token_rejected(bad):
     with pytest.raises((MalformedTokenError, TokenSignatureError)):
         verify_token(bad, SECRET, now=ISSUED)
+
+
+def test_token_other_tag_spellings_rejected(token):
+    # The tag's 43rd character carries 4 bits of the tag and 2 unused bits.
+    alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+    last = alphabet.index(token[-1])
+    assert last & 3 == 0
+    for unused in (1, 2, 3):
+        variant = token[:-1] + alphabet[last | unused]
+        assert _unb64(variant.split(".")[1]) == _unb64(token.split(".")[1])
+        with pytest.raises(MalformedTokenError, match="unused bits"):
+            verify_token(variant, SECRET, now=ISSUED)
 
 
 def test_signed_payload_with_wrong_fields_rejected():

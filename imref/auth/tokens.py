@@ -78,7 +78,19 @@ def _b64url(data: bytes) -> str:
 
 
 def _unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Decode unpadded base64url, accepting only the spelling ``_b64url`` writes.
+
+    The last character of an unpadded encoding can carry unused low bits,
+    which the decoder ignores, so up to four strings decode to the same bytes.
+    Encoding again and comparing leaves one accepted string per byte string.
+
+    Raises:
+        binascii.Error: ``text`` is not base64url, or sets unused bits.
+    """
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64url(data) != text:
+        raise binascii.Error("the last base64url character has unused bits set")
+    return data
 
 
 def _check_field(name: str, value: str) -> str:
@@ -198,7 +210,13 @@ def verify_token(
             "a token must be base64url payload, '.', and a 43-character base64url tag"
         )
     payload_b64, tag_b64 = found.groups()
-    tag = _unb64url(tag_b64)
+    try:
+        tag = _unb64url(tag_b64)
+    except binascii.Error:
+        raise MalformedTokenError(
+            "the token tag is not canonical base64url because its last character "
+            "has unused bits set; use the token exactly as issued"
+        ) from None
 
     # 1. Signature, before anything in the payload is trusted.
     matched = False
