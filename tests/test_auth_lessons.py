@@ -103,11 +103,11 @@ def test_tag_exercise_names_more_mistakes():
 @pytest.mark.parametrize(
     "answer, correct, mistake",
     [
-        ("a=0&a=1&b=2&c=hello%20world", True, None),
+        ("a=1&a=0&b=2&c=hello%20world", True, None),
         (QUERY_EXERCISE_INPUT, False, "not_sorted"),
-        ("a=1&a=0&b=2&c=hello%20world", False, "values_not_sorted"),
-        ("a=0&a=1&b=2&c=hello world", False, "not_percent_encoded"),
-        ("a=0&a=1&b=2&c=hello+world", False, "plus_for_space"),
+        ("a=0&a=1&b=2&c=hello%20world", False, "values_sorted"),
+        ("a=1&a=0&b=2&c=hello world", False, "not_percent_encoded"),
+        ("a=1&a=0&b=2&c=hello+world", False, "plus_for_space"),
         ("c=1", False, None),
     ],
 )

@@ -140,7 +140,9 @@ def test_canonical_path(raw, expected):
     "raw, expected",
     [
         ("", ""),
-        ("b=2&a=1&a=0", "a=0&a=1&b=2"),
+        ("b=2&a=1&a=0", "a=1&a=0&b=2"),
+        ("to=mallory&b=2&to=alice", "b=2&to=mallory&to=alice"),
+        ("a-b=1&a=2&a=1", "a=2&a=1&a-b=1"),
         ("q=hello+world", "q=hello%20world"),
         ("q=hello%20world", "q=hello%20world"),
         ("q=a%2Bb", "q=a%2Bb"),
@@ -153,6 +155,13 @@ def test_canonical_path(raw, expected):
 )
 def test_canonical_query(raw, expected):
     assert canonical_query(raw) == expected
+
+
+def test_reordered_repeated_values_rejected(signer, verifier):
+    method, path, _, headers, body = signed(signer, query="to=alice&to=mallory")
+    with pytest.raises(SignatureMismatchError):
+        verifier.verify(method, path, "to=mallory&to=alice", headers, body)
+    assert verifier.verify(method, path, "to=alice&to=mallory", headers, body)
 
 
 def test_plus_and_encoded_plus_differ():
