@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from imref.auth import (
     CHECKS,
+    ClockError,
     KeyConfigError,
     KeyStore,
     MalformedHeaderError,
@@ -299,6 +300,23 @@ def test_timestamp_outside_window_rejected(signer, verifier, clock, offset):
     direction = "past" if offset < 0 else "future"
     with pytest.raises(TimestampOutOfWindowError, match=direction):
         verifier.verify(*request)
+
+
+@pytest.mark.parametrize("reading", [float("nan"), float("inf")])
+def test_non_finite_verifier_clock_raises(reading):
+    # A request signed at Unix time 1, which a NaN clock would have accepted.
+    signer = RequestSigner("partner-a", SECRET, clock=lambda: 1)
+    verifier = RequestVerifier({"partner-a": SECRET}, clock=lambda: reading)
+    method, path, query, headers, body = signed(signer)
+    with pytest.raises(ClockError, match="verifier's clock"):
+        verifier.verify(method, path, query, headers, body)
+    assert not verifier.rejections
+
+
+def test_non_finite_signer_clock_raises():
+    signer = RequestSigner("partner-a", SECRET, clock=lambda: float("nan"))
+    with pytest.raises(ClockError, match="signer's clock"):
+        signer.sign("GET", "/v1/ping")
 
 
 def test_wrong_secret_rejected(clock, verifier):

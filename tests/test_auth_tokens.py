@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from imref.auth import (
+    ClockError,
     DeviceToken,
     MalformedTokenError,
     TokenClaimError,
@@ -158,9 +159,31 @@ def test_issue_rejects_invalid_claims(changes):
         issue_token(SECRET, **{**CLAIMS, **changes})
 
 
-def test_issue_rejects_bad_ttl():
+@pytest.mark.parametrize("ttl", [0, -1, 0.5, 3600.0, True, "3600"])
+def test_issue_rejects_bad_ttl(ttl):
     with pytest.raises(ValueError, match="ttl"):
-        issue_token(SECRET, ttl=0, **CLAIMS)
+        issue_token(SECRET, ttl=ttl, **CLAIMS)
+
+
+@pytest.mark.parametrize("app_id", [True, -1, 1.0, "1"])
+def test_issue_rejects_bad_app_id(app_id):
+    with pytest.raises(ValueError, match="app_id"):
+        issue_token(SECRET, **{**CLAIMS, "app_id": app_id})
+
+
+@pytest.mark.parametrize("issued_at", [float("nan"), float("inf"), "1", None])
+def test_issue_rejects_bad_issued_at(issued_at):
+    with pytest.raises(ClockError, match="issued_at"):
+        issue_token(SECRET, **{**CLAIMS, "issued_at": issued_at})
+
+
+@pytest.mark.parametrize("now", [float("nan"), float("inf"), -float("inf"), True])
+def test_verify_rejects_non_finite_clock(token, now):
+    with pytest.raises(ClockError, match="now"):
+        verify_token(token, SECRET, now=now)
+    # Far past the expiry, so a NaN clock would have let the token through.
+    with pytest.raises(ClockError):
+        verify_token(issue_token(SECRET, ttl=10, **CLAIMS), SECRET, now=now)
 
 
 def test_messages_hide_secret_and_tag(token):

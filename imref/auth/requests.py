@@ -53,6 +53,7 @@ from imref.auth.errors import (
     SignatureMismatchError,
     TimestampOutOfWindowError,
     UnknownKeyError,
+    check_clock_reading,
 )
 from imref.auth.keys import KeyStore, check_key_id, secret_bytes
 from imref.auth.nonces import NonceCache
@@ -237,6 +238,7 @@ class RequestSigner:
         Raises:
             MalformedHeaderError: the method is not 1 to 16 letters, or a
                 header to sign is absent or invalid.
+            ClockError: the clock returned a value that is not finite.
         """
         if (
             not isinstance(method, str)
@@ -256,7 +258,7 @@ class RequestSigner:
                     "add the header or drop it from signed_headers"
                 )
             values[name] = header_view[name]
-        timestamp = str(int(self._clock()))
+        timestamp = str(int(check_clock_reading(self._clock(), "the signer's clock")))
         nonce = self._nonce_factory()
         text = canonical_string(
             method=method,
@@ -345,6 +347,7 @@ class RequestVerifier:
 
         Raises:
             AuthError: the subclass of the first check that failed.
+            ClockError: the clock returned NaN or infinity.
         """
         # NOTE: the steps below are the rows of CHECKS, in the same order,
         # written out in one function because a call per step cost about a
@@ -394,7 +397,8 @@ class RequestVerifier:
 
             # Step 3, "timestamp": within the window on either side of the clock.
             issued = int(timestamp)
-            if abs(now - issued) > self.window:
+            # "not <=" so that a NaN clock fails the check instead of passing it.
+            if not abs(now - issued) <= self.window:
                 raise _timestamp_error(issued, now, self.window)
 
             # Step 4, "signature": recompute the tag over the canonical string.
@@ -455,6 +459,12 @@ class RequestVerifier:
 
 
 def _timestamp_error(issued: int, now: float, window: int) -> AuthError:
+    """Return the error for a timestamp outside the window around ``now``.
+
+    Raises:
+        ClockError: ``now`` is NaN or infinite, so no timestamp can be judged.
+    """
+    check_clock_reading(now, "the verifier's clock")
     skew = now - issued
     if skew > 0:
         return TimestampOutOfWindowError(
