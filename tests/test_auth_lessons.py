@@ -1,5 +1,6 @@
 """Chapter 4 teaching helpers, the flow figure and the ``imref sign`` command."""
 
+import socket
 import subprocess
 import sys
 
@@ -233,6 +234,27 @@ def test_sign_command_bad_input(monkeypatch, capsys, argv):
     monkeypatch.setenv("IMREF_SECRET", SECRET)
     assert main(argv) == 2
     assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_auth_demo_rejects_invalid_port(monkeypatch, capsys, port):
+    monkeypatch.setenv("IMREF_SECRET", SECRET)
+    with pytest.raises(SystemExit) as exited:
+        main(["auth-demo", "--port", port])
+    assert exited.value.code == 2
+    assert f"port {port!r} is invalid" in capsys.readouterr().err
+
+
+def test_auth_demo_port_in_use_fails(monkeypatch, capsys):
+    monkeypatch.setenv("IMREF_SECRET", SECRET)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["auth-demo", "--port", str(port)]) == 2
+    error = capsys.readouterr().err
+    assert f"port {port}" in error
+    assert "Traceback" not in error
 
 
 def test_sign_help_runs_as_module():

@@ -146,7 +146,26 @@ def run_demo(args: argparse.Namespace) -> int:
         asyncio.run(serve())
     except KeyboardInterrupt:
         pass
+    except OSError as exc:
+        # Raised when the server cannot bind, for example to a port in use.
+        raise ImrefError(
+            f"cannot serve the demo API on 127.0.0.1 port {args.port}: "
+            f"{exc.strerror or exc}; choose another --port, or 0 for a free one"
+        ) from None
     return 0
+
+
+def _port(text: str) -> int:
+    """Parse a TCP port number for argparse, 0 meaning any free port."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"port {text!r} is invalid; use 0 to 65535, 0 for a free port"
+        )
+    return port
 
 
 def _add_key_options(parser: argparse.ArgumentParser) -> None:
@@ -205,6 +224,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "POST /v1/messages, both behind the signature verifier."
         ),
     )
-    demo.add_argument("--port", type=int, default=8080, help="TCP port (default: 8080)")
+    demo.add_argument(
+        "--port",
+        type=_port,
+        default=8080,
+        help="TCP port, 0 for any free port (default: 8080)",
+    )
     _add_key_options(demo)
     demo.set_defaults(func=run_demo)
