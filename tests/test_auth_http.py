@@ -8,6 +8,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import time
 
 import aiohttp
 import pytest
@@ -185,6 +186,33 @@ def _raw_exchange(port: int, payload: bytes, *, half_close: bool = False) -> byt
         while chunk := sock.recv(65536):
             received += chunk
     return received
+
+
+def test_huge_declared_length_gets_413_at_once():
+    request = (
+        b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n"
+    )
+    with serve_demo_in_thread(_verifier()) as base_url:
+        port = int(base_url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            # No body byte is sent: the reply must not wait for one.
+            sock.sendall(request)
+            received = b""
+            while b"\r\n\r\n" not in received and (chunk := sock.recv(65536)):
+                received += chunk
+    assert received.startswith(b"HTTP/1.1 413")
+
+
+def test_half_sent_headers_closed_after_idle_timeout():
+    with serve_demo_in_thread(_verifier(), idle_timeout=1) as base_url:
+        port = int(base_url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /v1/ping HTTP/1.1\r\nHost: x\r\n")
+            started = time.monotonic()
+            received = sock.recv(65536)
+            elapsed = time.monotonic() - started
+    assert received == b""
+    assert elapsed < 5
 
 
 @pytest.mark.parametrize(
