@@ -4,9 +4,11 @@ import asyncio
 import base64
 import hashlib
 import json
+import shlex
 import shutil
 import socket
 import subprocess
+import time
 
 import aiohttp
 import pytest
@@ -20,6 +22,7 @@ from imref.auth import (
     serve_demo_in_thread,
     signing_middleware,
 )
+from imref.cli import main
 
 SECRET = "http-secret-0123456789abcdef"
 TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -149,6 +152,30 @@ def test_oversized_body_gets_413_not_500():
     assert asyncio.run(_call(_verifier(), send)) == 413
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",
+        b'{"a": ' + b"7" * 5_000 + b"}",
+        b'{"a": "\xff"}',
+    ],
+    ids=["deep-nesting", "5000-digit-integer", "non-utf8"],
+)
+def test_unparsable_json_gets_400_not_500(body):
+    async def send(session, base_url):
+        async with session.post(
+            f"{base_url}/v1/messages",
+            data=body,
+            headers={"Content-Type": "application/json", "X-Request-Id": "r-1"},
+        ) as response:
+            return await _json(response)
+
+    status, reply = asyncio.run(_call(_verifier(), send))
+    assert len(body) < 64 * 1024
+    assert status == 400
+    assert reply["code"] == "invalid_json"
+
+
 def _raw_exchange(port: int, payload: bytes, *, half_close: bool = False) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(payload)
@@ -159,6 +186,33 @@ def _raw_exchange(port: int, payload: bytes, *, half_close: bool = False) -> byt
         while chunk := sock.recv(65536):
             received += chunk
     return received
+
+
+def test_huge_declared_length_gets_413_at_once():
+    request = (
+        b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n"
+    )
+    with serve_demo_in_thread(_verifier()) as base_url:
+        port = int(base_url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            # No body byte is sent: the reply must not wait for one.
+            sock.sendall(request)
+            received = b""
+            while b"\r\n\r\n" not in received and (chunk := sock.recv(65536)):
+                received += chunk
+    assert received.startswith(b"HTTP/1.1 413")
+
+
+def test_half_sent_headers_closed_after_idle_timeout():
+    with serve_demo_in_thread(_verifier(), idle_timeout=1) as base_url:
+        port = int(base_url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /v1/ping HTTP/1.1\r\nHost: x\r\n")
+            started = time.monotonic()
+            received = sock.recv(65536)
+            elapsed = time.monotonic() - started
+    assert received == b""
+    assert elapsed < 5
 
 
 @pytest.mark.parametrize(
@@ -274,6 +328,70 @@ def test_curl_openssl_interop():
     assert set(reply) == {"code", "message"}
     assert SECRET not in reply["message"]
     assert headers["X-Imref-Signature"] not in reply["message"]
+
+
+needs_curl = pytest.mark.skipif(
+    not shutil.which("curl"), reason="curl is not installed"
+)
+
+
+@needs_curl
+@pytest.mark.parametrize(
+    ("method", "path", "options", "status"),
+    [
+        ("GET", "/v1/ping", [], 200),
+        ("POST", "/v1/messages", ["--data", '{"to": "bob"}'], 200),
+        (
+            "POST",
+            "/v1/messages?room=42",
+            ["--data", '{"a":\n 1}', "--content-type", "application/json"],
+            200,
+        ),
+        # 400 invalid_json: the server verified and parsed the text "@local.json"
+        # and not the file, which is a valid JSON object.
+        ("POST", "/v1/messages", ["--data", "@local.json"], 400),
+        ("POST", "/v1/messages", ["--data-file", "local.json"], 200),
+        # 404 and not 401: the request passed verification, and the demo has no
+        # route for the path with its dot segment kept.
+        ("GET", "/v1/../v1/ping", [], 404),
+        ("get", "/v1/ping?b=2&a=1", ["--header", "X-Request-Id: r-1"], 200),
+    ],
+    ids=[
+        "get",
+        "data-without-content-type",
+        "json-with-newline",
+        "data-starting-with-at",
+        "data-file",
+        "dot-segments",
+        "signed-header",
+    ],
+)
+def test_sign_curl_command_accepted(
+    monkeypatch, capsys, tmp_path, method, path, options, status
+):
+    (tmp_path / "local.json").write_bytes(b'{"from": "a local file"}')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IMREF_SECRET", SECRET)
+    with serve_demo_in_thread(_verifier()) as base_url:
+        argv = ["sign", method, base_url + path, "--key-id", "partner-a", "--curl"]
+        assert main(argv + options) == 0
+        command = shlex.split(capsys.readouterr().out)
+        result = subprocess.run(
+            [*command, "--max-time", "10", "-w", "\n%{http_code}"],
+            capture_output=True,
+            check=True,
+            timeout=20,
+        )
+    text, _, received_status = result.stdout.decode("utf-8").rpartition("\n")
+    assert int(received_status) == status, text
+    if status == 400:
+        assert json.loads(text)["code"] == "invalid_json"
+    if status == 200 and method == "POST":
+        if options[0] == "--data":
+            sent = options[1].encode()
+        else:
+            sent = (tmp_path / "local.json").read_bytes()
+        assert json.loads(text)["body_sha256"] == hashlib.sha256(sent).hexdigest()
 
 
 def test_rejection_warnings_are_rate_limited(caplog):

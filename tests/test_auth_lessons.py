@@ -1,5 +1,6 @@
 """Chapter 4 teaching helpers, the flow figure and the ``imref sign`` command."""
 
+import socket
 import subprocess
 import sys
 
@@ -103,11 +104,11 @@ def test_tag_exercise_names_more_mistakes():
 @pytest.mark.parametrize(
     "answer, correct, mistake",
     [
-        ("a=0&a=1&b=2&c=hello%20world", True, None),
+        ("a=1&a=0&b=2&c=hello%20world", True, None),
         (QUERY_EXERCISE_INPUT, False, "not_sorted"),
-        ("a=1&a=0&b=2&c=hello%20world", False, "values_not_sorted"),
-        ("a=0&a=1&b=2&c=hello world", False, "not_percent_encoded"),
-        ("a=0&a=1&b=2&c=hello+world", False, "plus_for_space"),
+        ("a=0&a=1&b=2&c=hello%20world", False, "values_sorted"),
+        ("a=1&a=0&b=2&c=hello world", False, "not_percent_encoded"),
+        ("a=1&a=0&b=2&c=hello+world", False, "plus_for_space"),
         ("c=1", False, None),
     ],
 )
@@ -223,12 +224,37 @@ def test_sign_command_without_secret_fails(monkeypatch, capsys):
         ["sign", "GET", "ftp://127.0.0.1/x"],
         ["sign", "GET", "http://127.0.0.1/x", "--header", "no colon"],
         ["sign", "GET", "http://127.0.0.1/x", "--data-file", "/nonexistent/body"],
+        ["sign", "G ET", "http://127.0.0.1/x"],
+        ["sign", "GET", "http://[::1"],
+        ["sign", "POST", "http://127.0.0.1/x", "--data", "\udcff"],
     ],
+    ids=["scheme", "header", "data-file", "method", "url", "non-utf8-data"],
 )
 def test_sign_command_bad_input(monkeypatch, capsys, argv):
     monkeypatch.setenv("IMREF_SECRET", SECRET)
     assert main(argv) == 2
     assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_auth_demo_rejects_invalid_port(monkeypatch, capsys, port):
+    monkeypatch.setenv("IMREF_SECRET", SECRET)
+    with pytest.raises(SystemExit) as exited:
+        main(["auth-demo", "--port", port])
+    assert exited.value.code == 2
+    assert f"port {port!r} is invalid" in capsys.readouterr().err
+
+
+def test_auth_demo_port_in_use_fails(monkeypatch, capsys):
+    monkeypatch.setenv("IMREF_SECRET", SECRET)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["auth-demo", "--port", str(port)]) == 2
+    error = capsys.readouterr().err
+    assert f"port {port}" in error
+    assert "Traceback" not in error
 
 
 def test_sign_help_runs_as_module():

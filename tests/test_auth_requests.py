@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from imref.auth import (
     CHECKS,
+    ClockError,
     KeyConfigError,
     KeyStore,
     MalformedHeaderError,
@@ -140,7 +141,9 @@ def test_canonical_path(raw, expected):
     "raw, expected",
     [
         ("", ""),
-        ("b=2&a=1&a=0", "a=0&a=1&b=2"),
+        ("b=2&a=1&a=0", "a=1&a=0&b=2"),
+        ("to=mallory&b=2&to=alice", "b=2&to=mallory&to=alice"),
+        ("a-b=1&a=2&a=1", "a=2&a=1&a-b=1"),
         ("q=hello+world", "q=hello%20world"),
         ("q=hello%20world", "q=hello%20world"),
         ("q=a%2Bb", "q=a%2Bb"),
@@ -153,6 +156,13 @@ def test_canonical_path(raw, expected):
 )
 def test_canonical_query(raw, expected):
     assert canonical_query(raw) == expected
+
+
+def test_reordered_repeated_values_rejected(signer, verifier):
+    method, path, _, headers, body = signed(signer, query="to=alice&to=mallory")
+    with pytest.raises(SignatureMismatchError):
+        verifier.verify(method, path, "to=mallory&to=alice", headers, body)
+    assert verifier.verify(method, path, "to=alice&to=mallory", headers, body)
 
 
 def test_plus_and_encoded_plus_differ():
@@ -270,6 +280,12 @@ def test_invalid_method_rejected(signer, verifier):
         verifier.verify("PO ST", path, query, headers, body)
 
 
+@pytest.mark.parametrize("method", ["G ET", "", "GET\n", "gıt", "A" * 17, None])
+def test_signer_rejects_invalid_method(signer, method):
+    with pytest.raises(MalformedHeaderError, match="method"):
+        signer.sign(method, "/v1/ping")
+
+
 def test_unknown_key_rejected(clock, verifier):
     other = RequestSigner("partner-z", SECRET, clock=clock)
     with pytest.raises(UnknownKeyError, match="partner-z"):
@@ -284,6 +300,23 @@ def test_timestamp_outside_window_rejected(signer, verifier, clock, offset):
     direction = "past" if offset < 0 else "future"
     with pytest.raises(TimestampOutOfWindowError, match=direction):
         verifier.verify(*request)
+
+
+@pytest.mark.parametrize("reading", [float("nan"), float("inf")])
+def test_non_finite_verifier_clock_raises(reading):
+    # A request signed at Unix time 1, which a NaN clock would have accepted.
+    signer = RequestSigner("partner-a", SECRET, clock=lambda: 1)
+    verifier = RequestVerifier({"partner-a": SECRET}, clock=lambda: reading)
+    method, path, query, headers, body = signed(signer)
+    with pytest.raises(ClockError, match="verifier's clock"):
+        verifier.verify(method, path, query, headers, body)
+    assert not verifier.rejections
+
+
+def test_non_finite_signer_clock_raises():
+    signer = RequestSigner("partner-a", SECRET, clock=lambda: float("nan"))
+    with pytest.raises(ClockError, match="signer's clock"):
+        signer.sign("GET", "/v1/ping")
 
 
 def test_wrong_secret_rejected(clock, verifier):

@@ -2,12 +2,14 @@
 
 import base64
 import json
+import string
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from imref.auth import (
+    ClockError,
     DeviceToken,
     MalformedTokenError,
     TokenClaimError,
@@ -119,6 +121,18 @@ def test_malformed_token_rejected(bad):
         verify_token(bad, SECRET, now=ISSUED)
 
 
+def test_token_other_tag_spellings_rejected(token):
+    # The tag's 43rd character carries 4 bits of the tag and 2 unused bits.
+    alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+    last = alphabet.index(token[-1])
+    assert last & 3 == 0
+    for unused in (1, 2, 3):
+        variant = token[:-1] + alphabet[last | unused]
+        assert _unb64(variant.split(".")[1]) == _unb64(token.split(".")[1])
+        with pytest.raises(MalformedTokenError, match="unused bits"):
+            verify_token(variant, SECRET, now=ISSUED)
+
+
 def test_signed_payload_with_wrong_fields_rejected():
     payload = base64.urlsafe_b64encode(b'{"v":1,"uid":"alice"}').rstrip(b"=").decode()
     tag = hmac_sha256(SECRET, b"imref-device-token.v1." + payload.encode())
@@ -145,9 +159,31 @@ def test_issue_rejects_invalid_claims(changes):
         issue_token(SECRET, **{**CLAIMS, **changes})
 
 
-def test_issue_rejects_bad_ttl():
+@pytest.mark.parametrize("ttl", [0, -1, 0.5, 3600.0, True, "3600"])
+def test_issue_rejects_bad_ttl(ttl):
     with pytest.raises(ValueError, match="ttl"):
-        issue_token(SECRET, ttl=0, **CLAIMS)
+        issue_token(SECRET, ttl=ttl, **CLAIMS)
+
+
+@pytest.mark.parametrize("app_id", [True, -1, 1.0, "1"])
+def test_issue_rejects_bad_app_id(app_id):
+    with pytest.raises(ValueError, match="app_id"):
+        issue_token(SECRET, **{**CLAIMS, "app_id": app_id})
+
+
+@pytest.mark.parametrize("issued_at", [float("nan"), float("inf"), "1", None])
+def test_issue_rejects_bad_issued_at(issued_at):
+    with pytest.raises(ClockError, match="issued_at"):
+        issue_token(SECRET, **{**CLAIMS, "issued_at": issued_at})
+
+
+@pytest.mark.parametrize("now", [float("nan"), float("inf"), -float("inf"), True])
+def test_verify_rejects_non_finite_clock(token, now):
+    with pytest.raises(ClockError, match="now"):
+        verify_token(token, SECRET, now=now)
+    # Far past the expiry, so a NaN clock would have let the token through.
+    with pytest.raises(ClockError):
+        verify_token(issue_token(SECRET, ttl=10, **CLAIMS), SECRET, now=now)
 
 
 def test_messages_hide_secret_and_tag(token):

@@ -30,6 +30,7 @@ from imref.auth.canonical import (
 from imref.auth.demo import make_demo_app, run_demo_server, serve_demo_in_thread
 from imref.auth.errors import (
     AuthError,
+    ClockError,
     MalformedHeaderError,
     MalformedTokenError,
     MissingHeaderError,
@@ -68,6 +69,7 @@ __all__ = [
     "AuthError",
     "CHECKS",
     "Check",
+    "ClockError",
     "DeviceToken",
     "HmacKey",
     "KEY_ID_HEADER",

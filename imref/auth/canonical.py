@@ -6,7 +6,7 @@ line, joined with ``\\n`` and encoded as UTF-8::
     IMREF-HMAC-SHA256             fixed algorithm label
     POST                          method, upper case
     /v1/messages                  canonical path
-    a=0&a=1&b=x%20y               canonical query, empty line if none
+    a=1&a=0&b=x%20y               canonical query, empty line if none
     5f70bf18a0860070...           lowercase hex SHA-256 of the raw body bytes
     application/json              Content-Type as sent, trimmed, empty if none
     1764864000                    timestamp, integer Unix seconds
@@ -21,8 +21,16 @@ again, leaving only the URI unreserved characters (``A-Z a-z 0-9 - _ .
 ~``) bare, so ``%7e`` and ``~`` sign alike but ``%2F`` stays apart from
 ``/``. Query: each ``name=value`` pair is decoded the way HTML forms and
 aiohttp's ``request.query`` decode it (``+`` is a space), encoded the same
-way as path segments, and the pairs are sorted by name, then by value.
-Client and server therefore agree however either side spells the URL.
+way as path segments, and the pairs are sorted by encoded name only. The sort
+is stable, so the values of a repeated name keep the order in which they were
+sent. Client and server therefore agree however either side spells the URL.
+
+Sorting by name only differs from AWS Signature Version 4, which also sorts
+the values of a repeated name. There, ``to=alice&to=mallory`` and
+``to=mallory&to=alice`` sign alike, yet ``request.query["to"]`` returns
+``alice`` for one and ``mallory`` for the other. Here the second spelling
+fails verification, so a handler that reads the first value reads the one
+that was signed first.
 
 NOTE: the host and the scheme are not signed. A key id accepted by two
 services lets a request for one be replayed to the other within its window,
@@ -83,8 +91,16 @@ def canonical_path(raw_path: str) -> str:
     return "/".join(_encode(unquote_to_bytes(segment)) for segment in segments)
 
 
+def _pair_name(pair: tuple[str, str]) -> str:
+    return pair[0]
+
+
 def canonical_query(raw_query: str) -> str:
-    """Sort and percent-encode a raw query string (without the ``?``)."""
+    """Sort by name and percent-encode a raw query string (without the ``?``).
+
+    The values of a repeated name keep their order, as the module header
+    explains.
+    """
     if not raw_query:
         return ""
     pairs = []
@@ -95,7 +111,7 @@ def canonical_query(raw_query: str) -> str:
         name_bytes = unquote_to_bytes(name.replace("+", " "))
         value_bytes = unquote_to_bytes(value.replace("+", " "))
         pairs.append((_encode(name_bytes), _encode(value_bytes)))
-    pairs.sort()
+    pairs.sort(key=_pair_name)
     return "&".join(f"{name}={value}" for name, value in pairs)
 
 

@@ -11,12 +11,14 @@ import logging
 import os
 import shlex
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from imref.errors import ImrefError
 
 logger = logging.getLogger("imref.auth")
 
 DEFAULT_SECRET_ENV = "IMREF_SECRET"
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
 class MissingSecretError(ImrefError, ValueError):
@@ -42,7 +44,14 @@ def _body(args: argparse.Namespace) -> bytes:
                 f"cannot read --data-file {args.data_file!r}: {exc.strerror}"
             ) from exc
     if args.data is not None:
-        return args.data.encode("utf-8")
+        try:
+            return args.data.encode("utf-8")
+        except UnicodeEncodeError:
+            # Python decodes argv bytes that are not UTF-8 into lone surrogates.
+            raise ImrefError(
+                f"--data {args.data!r} is not valid UTF-8 text; write the bytes "
+                "to a file and pass --data-file PATH"
+            ) from None
     return b""
 
 
@@ -53,22 +62,57 @@ def _parse_header(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+def _has_dot_segment(path: str) -> bool:
+    return any(segment in {".", ".."} for segment in path.split("/"))
+
+
+def _curl_command(
+    method: str, url: str, headers: dict[str, str], args: argparse.Namespace
+) -> list[str]:
+    """Build a curl command that sends exactly the request that was signed."""
+    argv = ["curl", "-sS", "-X", method]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    # Without --path-as-is curl removes "." and ".." segments before sending,
+    # but the signature covers the path as written.
+    if _has_dot_segment(urlsplit(url).path):
+        argv.append("--path-as-is")
+    # Both options send the bytes unchanged. --data-raw does not read a file
+    # when the text starts with "@", as --data and --data-binary would.
+    if args.data_file is not None:
+        argv += ["--data-binary", f"@{args.data_file}"]
+    elif args.data is not None:
+        argv += ["--data-raw", args.data]
+    argv.append(url)
+    return argv
+
+
 def run_sign(args: argparse.Namespace) -> int:
     """Print the auth headers, or a whole curl command, for one request."""
-    from urllib.parse import urlsplit
-
     from imref.auth.requests import RequestSigner
 
-    parts = urlsplit(args.url)
+    try:
+        parts = urlsplit(args.url)
+    except ValueError as exc:
+        raise ImrefError(
+            f"URL {args.url!r} is invalid ({exc}); give http://host:port/path"
+        ) from None
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ImrefError(f"URL {args.url!r} is invalid; give http://host:port/path")
+    method = args.method.upper()
     body = _body(args)
     headers = dict(_parse_header(h) for h in args.header)
-    if args.content_type:
-        headers["Content-Type"] = args.content_type
+    # A request with a body always names its type, because curl would
+    # otherwise send application/x-www-form-urlencoded, which was not signed.
+    has_body = args.data is not None or args.data_file is not None
+    content_type = args.content_type
+    if content_type is None and has_body:
+        content_type = DEFAULT_CONTENT_TYPE
+    if content_type is not None:
+        headers["Content-Type"] = content_type
     signer = RequestSigner(args.key_id, _secret_from_env(args.secret_env))
     auth = signer.sign(
-        args.method.upper(),
+        method,
         parts.path,
         parts.query,
         headers=headers,
@@ -76,20 +120,11 @@ def run_sign(args: argparse.Namespace) -> int:
         signed_headers=[name for name, _ in map(_parse_header, args.header)],
     )
     headers.update(auth)
-    if not args.curl:
-        for name, value in headers.items():
-            print(f"{name}: {value}")
+    if args.curl:
+        print(shlex.join(_curl_command(method, args.url, headers, args)))
         return 0
-    argv = ["curl", "-sS", "-X", args.method.upper()]
     for name, value in headers.items():
-        argv += ["-H", f"{name}: {value}"]
-    # --data-binary sends the bytes unchanged; curl's -d would drop newlines.
-    if args.data_file is not None:
-        argv += ["--data-binary", f"@{args.data_file}"]
-    elif args.data is not None:
-        argv += ["--data-binary", args.data]
-    argv.append(args.url)
-    print(shlex.join(argv))
+        print(f"{name}: {value}")
     return 0
 
 
@@ -111,7 +146,26 @@ def run_demo(args: argparse.Namespace) -> int:
         asyncio.run(serve())
     except KeyboardInterrupt:
         pass
+    except OSError as exc:
+        # Raised when the server cannot bind, for example to a port in use.
+        raise ImrefError(
+            f"cannot serve the demo API on 127.0.0.1 port {args.port}: "
+            f"{exc.strerror or exc}; choose another --port, or 0 for a free one"
+        ) from None
     return 0
+
+
+def _port(text: str) -> int:
+    """Parse a TCP port number for argparse, 0 meaning any free port."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"port {text!r} is invalid; use 0 to 65535, 0 for a free port"
+        )
+    return port
 
 
 def _add_key_options(parser: argparse.ArgumentParser) -> None:
@@ -148,7 +202,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sign.add_argument(
         "--content-type",
         default=None,
-        help="Content-Type to send and sign, for example application/json",
+        help="Content-Type to send and sign, for example application/json "
+        f"(default with --data or --data-file: {DEFAULT_CONTENT_TYPE})",
     )
     sign.add_argument(
         "--header",
@@ -169,6 +224,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "POST /v1/messages, both behind the signature verifier."
         ),
     )
-    demo.add_argument("--port", type=int, default=8080, help="TCP port (default: 8080)")
+    demo.add_argument(
+        "--port",
+        type=_port,
+        default=8080,
+        help="TCP port, 0 for any free port (default: 8080)",
+    )
     _add_key_options(demo)
     demo.set_defaults(func=run_demo)

@@ -27,6 +27,12 @@ logger = logging.getLogger("imref.auth")
 
 MAX_BODY_BYTES = 64 * 1024
 
+# aiohttp (3.14) has no separate timeout for reading request headers. Its
+# keep-alive timer starts when a connection opens and closes the connection
+# if no whole request has arrived by then, so it bounds a peer that sends
+# half its headers as well as an idle connection between requests.
+IDLE_TIMEOUT_SECONDS = 15.0
+
 
 async def _ping(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "key_id": verified_request(request).key_id})
@@ -36,7 +42,10 @@ async def _post_message(request: web.Request) -> web.Response:
     body = await request.read()
     try:
         message = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):
+        # ValueError covers JSONDecodeError, UnicodeDecodeError and an integer
+        # longer than sys.get_int_max_str_digits(). RecursionError comes from
+        # arrays or objects nested deeper than the interpreter's stack allows.
         message = None
     if not isinstance(message, dict):
         return web.json_response(
@@ -66,13 +75,21 @@ def make_demo_app(verifier: RequestVerifier) -> web.Application:
 
 @contextlib.asynccontextmanager
 async def run_demo_server(
-    verifier: RequestVerifier, *, host: str = "127.0.0.1", port: int = 0
+    verifier: RequestVerifier,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    idle_timeout: float = IDLE_TIMEOUT_SECONDS,
 ) -> AsyncIterator[str]:
     """Serve the demo API and yield its base URL; stop it on exit.
 
-    Port 0 picks a free port.
+    Port 0 picks a free port. A connection that has not sent a whole request
+    within ``idle_timeout`` seconds of opening, or of its last response, is
+    closed.
     """
-    runner = web.AppRunner(make_demo_app(verifier), access_log=None)
+    runner = web.AppRunner(
+        make_demo_app(verifier), access_log=None, keepalive_timeout=idle_timeout
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -88,7 +105,11 @@ async def run_demo_server(
 
 @contextlib.contextmanager
 def serve_demo_in_thread(
-    verifier: RequestVerifier, *, host: str = "127.0.0.1", port: int = 0
+    verifier: RequestVerifier,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    idle_timeout: float = IDLE_TIMEOUT_SECONDS,
 ) -> Iterator[str]:
     """Serve the demo API from a background thread and yield its base URL.
 
@@ -108,7 +129,9 @@ def serve_demo_in_thread(
         nonlocal stop
         stop = asyncio.Event()
         try:
-            async with run_demo_server(verifier, host=host, port=port) as url:
+            async with run_demo_server(
+                verifier, host=host, port=port, idle_timeout=idle_timeout
+            ) as url:
                 base_url.append(url)
                 started.set()
                 await stop.wait()

@@ -8,7 +8,31 @@ never contain a secret, the expected signature or the canonical string.
 
 from __future__ import annotations
 
+import math
+
 from imref.errors import ImrefError
+
+
+class ClockError(ImrefError, ValueError):
+    """A clock value that is not a finite number of Unix seconds."""
+
+
+def check_clock_reading(now: object, source: str) -> float:
+    """Return ``now`` if it is a finite int or float of Unix seconds.
+
+    Every comparison with NaN is false, so a NaN clock would pass expiry and
+    window checks instead of failing them.
+
+    Raises:
+        ClockError: ``now`` is NaN, infinite, a bool or not a number.
+    """
+    if isinstance(now, bool) or not isinstance(now, int | float):
+        raise ClockError(f"{source} returned {now!r}; expected Unix seconds")
+    if not math.isfinite(now):
+        raise ClockError(
+            f"{source} returned {now!r}; expected a finite number of Unix seconds"
+        )
+    return now
 
 
 class AuthError(ImrefError, ValueError):

@@ -521,18 +521,23 @@ def check_canonical_query_exercise(answer: str) -> ExerciseResult:
     """Check the canonical form of ``QUERY_EXERCISE_INPUT``."""
     expected = canonical_query(QUERY_EXERCISE_INPUT)
     if answer == expected:
-        return ExerciseResult(True, None, "sorted by name, then value, and encoded")
+        return ExerciseResult(
+            True, None, "sorted by name, repeated values in sent order, and encoded"
+        )
     mistakes = {
-        QUERY_EXERCISE_INPUT: ("not_sorted", "sort the pairs by name, then by value"),
-        "a=1&a=0&b=2&c=hello%20world": (
-            "values_not_sorted",
-            "pairs with the same name are sorted by value too",
+        QUERY_EXERCISE_INPUT: (
+            "not_sorted",
+            "sort the pairs by name and keep the order of repeated values",
         ),
-        "a=0&a=1&b=2&c=hello world": (
+        "a=0&a=1&b=2&c=hello%20world": (
+            "values_sorted",
+            "pairs with the same name keep the order they were sent in",
+        ),
+        "a=1&a=0&b=2&c=hello world": (
             "not_percent_encoded",
             "a space must be percent-encoded as %20",
         ),
-        "a=0&a=1&b=2&c=hello+world": (
+        "a=1&a=0&b=2&c=hello+world": (
             "plus_for_space",
             "the canonical form encodes a space as %20, never +",
         ),

@@ -101,6 +101,14 @@ def verification_middleware(verifier: RequestVerifier):
     @web.middleware
     async def verify_request(request: web.Request, handler):
         url = request.rel_url
+        # read() would reject this body only after client_max_size bytes had
+        # arrived, so a peer that declares a huge length and sends nothing
+        # would hold the handler open. Reject it before reading.
+        declared = request.content_length
+        if declared is not None and declared > request.client_max_size:
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=request.client_max_size, actual_size=declared
+            )
         try:
             body = await request.read()
         except ConnectionError:

@@ -53,6 +53,7 @@ from imref.auth.errors import (
     SignatureMismatchError,
     TimestampOutOfWindowError,
     UnknownKeyError,
+    check_clock_reading,
 )
 from imref.auth.keys import KeyStore, check_key_id, secret_bytes
 from imref.auth.nonces import NonceCache
@@ -235,8 +236,18 @@ class RequestSigner:
         A str ``body`` is signed as its UTF-8 bytes.
 
         Raises:
-            MalformedHeaderError: a header to sign is absent or invalid.
+            MalformedHeaderError: the method is not 1 to 16 letters, or a
+                header to sign is absent or invalid.
+            ClockError: the clock returned a value that is not finite.
         """
+        if (
+            not isinstance(method, str)
+            or not _METHOD.match(method.upper())
+            or not method.isascii()
+        ):
+            raise MalformedHeaderError(
+                f"method {method!r} is invalid; use 1 to 16 letters, such as GET"
+            )
         header_view = _case_insensitive(headers or {})
         names = normalise_signed_header_names(signed_headers)
         values = {}
@@ -247,7 +258,7 @@ class RequestSigner:
                     "add the header or drop it from signed_headers"
                 )
             values[name] = header_view[name]
-        timestamp = str(int(self._clock()))
+        timestamp = str(int(check_clock_reading(self._clock(), "the signer's clock")))
         nonce = self._nonce_factory()
         text = canonical_string(
             method=method,
@@ -336,6 +347,7 @@ class RequestVerifier:
 
         Raises:
             AuthError: the subclass of the first check that failed.
+            ClockError: the clock returned NaN or infinity.
         """
         # NOTE: the steps below are the rows of CHECKS, in the same order,
         # written out in one function because a call per step cost about a
@@ -385,7 +397,8 @@ class RequestVerifier:
 
             # Step 3, "timestamp": within the window on either side of the clock.
             issued = int(timestamp)
-            if abs(now - issued) > self.window:
+            # "not <=" so that a NaN clock fails the check instead of passing it.
+            if not abs(now - issued) <= self.window:
                 raise _timestamp_error(issued, now, self.window)
 
             # Step 4, "signature": recompute the tag over the canonical string.
@@ -446,6 +459,12 @@ class RequestVerifier:
 
 
 def _timestamp_error(issued: int, now: float, window: int) -> AuthError:
+    """Return the error for a timestamp outside the window around ``now``.
+
+    Raises:
+        ClockError: ``now`` is NaN or infinite, so no timestamp can be judged.
+    """
+    check_clock_reading(now, "the verifier's clock")
     skew = now - issued
     if skew > 0:
         return TimestampOutOfWindowError(

@@ -40,6 +40,7 @@ from imref.auth.errors import (
     TokenClockSkewError,
     TokenExpiredError,
     TokenSignatureError,
+    check_clock_reading,
 )
 from imref.auth.keys import secret_bytes
 from imref.auth.primitives import HmacKey
@@ -78,7 +79,19 @@ def _b64url(data: bytes) -> str:
 
 
 def _unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Decode unpadded base64url, accepting only the spelling ``_b64url`` writes.
+
+    The last character of an unpadded encoding can carry unused low bits,
+    which the decoder ignores, so up to four strings decode to the same bytes.
+    Encoding again and comparing leaves one accepted string per byte string.
+
+    Raises:
+        binascii.Error: ``text`` is not base64url, or sets unused bits.
+    """
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64url(data) != text:
+        raise binascii.Error("the last base64url character has unused bits set")
+    return data
 
 
 def _check_field(name: str, value: str) -> str:
@@ -106,22 +119,31 @@ def issue_token(
 ) -> str:
     """Issue a token for one user on one device, valid for ``ttl`` seconds.
 
+    ``issued_at`` is Unix seconds, truncated to an integer.
+
     Raises:
-        ValueError: a claim is empty, too long or has other characters, or
-            ``ttl`` is not positive.
+        ValueError: a claim is empty, too long or has other characters,
+            ``app_id`` is not a non-negative int, or ``ttl`` is not a positive
+            int.
+        ClockError: ``issued_at`` is not a finite number.
         KeyConfigError: the secret is shorter than 16 bytes.
     """
-    if not isinstance(app_id, int) or app_id < 0:
-        raise ValueError(f"app_id {app_id!r} must be a non-negative integer")
-    if ttl <= 0:
-        raise ValueError(f"ttl {ttl!r} must be a positive number of seconds")
+    # bool is a subclass of int, but True would be written as JSON true,
+    # which verify_token rejects.
+    if isinstance(app_id, bool) or not isinstance(app_id, int) or app_id < 0:
+        raise ValueError(f"app_id {app_id!r} is invalid; use a non-negative int")
+    # A fractional ttl would be truncated, and ttl=0.5 would issue a token
+    # that has already expired.
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
+        raise ValueError(f"ttl {ttl!r} is invalid; use a positive int of seconds")
+    issued = int(check_clock_reading(issued_at, "issued_at"))
     claims = DeviceToken(
         app_id=app_id,
         user_id=_check_field("user_id", user_id),
         platform=_check_field("platform", platform),
         device_id=_check_field("device_id", device_id),
-        issued_at=int(issued_at),
-        expires_at=int(issued_at) + int(ttl),
+        issued_at=issued,
+        expires_at=issued + ttl,
     )
     payload = {
         "v": TOKEN_VERSION,
@@ -185,7 +207,9 @@ def verify_token(
         TokenExpiredError: ``now`` is at or past the expiry.
         TokenClockSkewError: the issue time is too far in the future.
         TokenClaimError: the app id or device id differs.
+        ClockError: ``now`` is not a finite number.
     """
+    now = check_clock_reading(now, "now")
     if isinstance(secrets, str | bytes):
         secrets = [secrets]
     if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
@@ -198,7 +222,13 @@ def verify_token(
             "a token must be base64url payload, '.', and a 43-character base64url tag"
         )
     payload_b64, tag_b64 = found.groups()
-    tag = _unb64url(tag_b64)
+    try:
+        tag = _unb64url(tag_b64)
+    except binascii.Error:
+        raise MalformedTokenError(
+            "the token tag is not canonical base64url because its last character "
+            "has unused bits set; use the token exactly as issued"
+        ) from None
 
     # 1. Signature, before anything in the payload is trusted.
     matched = False
