@@ -345,6 +345,88 @@ def test_rejoined_member_starts_at_rejoin(store):
     assert [m.content for m in store.history(carol, group)] == ["back"]
 
 
+def test_readded_member_keeps_earlier_period(store):
+    alice, bob, carol = make_users(store, 3)
+    group = store.create_group(alice, [bob, carol])
+    store.send(alice, group, "first")
+    store.send(alice, group, "second")
+    store.remove_member(group, carol)
+    store.send(alice, group, "while away")
+    store.add_member(group, carol)
+    store.send(alice, group, "back")
+
+    items, _ = sync_all(store, carol)
+
+    assert [i.content for i in items] == ["first", "second", "back"]
+    assert store.unread(carol).by_conversation == {group: 3}
+    assert [m.content for m in store.history(carol, group)] == [
+        "first",
+        "second",
+        "back",
+    ]
+    store.mark_read(carol, group, 2)
+    assert store.unread(carol).by_conversation == {group: 1}
+
+
+def test_readded_member_syncs_after_partial_sync(store):
+    alice, bob, carol = make_users(store, 3)
+    group = store.create_group(alice, [bob, carol])
+    store.send(alice, group, "synced")
+    _, cursor = sync_all(store, carol)
+    store.send(alice, group, "not yet synced")
+    store.remove_member(group, carol)
+    store.add_member(group, carol)
+    store.send(alice, group, "back")
+
+    items, _ = sync_all(store, carol, cursor)
+
+    assert [i.content for i in items] == ["not yet synced", "back"]
+
+
+def test_readded_member_with_history_reads_gap(store):
+    alice, bob, carol = make_users(store, 3)
+    group = store.create_group(alice, [bob, carol])
+    store.send(alice, group, "first")
+    store.remove_member(group, carol)
+    store.send(alice, group, "while away")
+    store.add_member(group, carol, see_history=True)
+    store.send(alice, group, "back")
+
+    items, _ = sync_all(store, carol)
+
+    assert [i.content for i in items] == ["first", "back"]
+    assert store.unread(carol).total == 2
+    assert [m.content for m in store.history(carol, group)] == [
+        "first",
+        "while away",
+        "back",
+    ]
+    assert [m.content for m in store.history(carol, group, before_seq=3)] == [
+        "first",
+        "while away",
+    ]
+
+
+def test_readd_without_gap_continues_period(store):
+    alice, bob, carol = make_users(store, 3)
+    group = store.create_group(alice, [bob, carol])
+    store.send(alice, group, "first")
+    store.remove_member(group, carol)
+    store.add_member(group, carol)
+    store.send(alice, group, "second")
+
+    items, _ = sync_all(store, carol)
+
+    assert [i.content for i in items] == ["first", "second"]
+    assert store.members(group) == sorted([alice, bob, carol])
+    with sqlite3.connect(store.path) as conn:
+        periods = conn.execute(
+            "SELECT count(*) FROM members WHERE conversation_id = ? AND user_id = ?",
+            (group, carol),
+        ).fetchone()[0]
+    assert periods == 1
+
+
 def test_single_chat_members_are_fixed(store):
     alice, bob, carol = make_users(store, 3)
     chat = store.open_single(alice, bob)

@@ -18,7 +18,7 @@ from imref.storage import (
     UnknownMessageError,
     UnknownUserError,
 )
-from imref.storage.schema import create_v1
+from imref.storage.schema import MIGRATIONS, create_v1
 
 
 class InjectedFault(RuntimeError):
@@ -364,6 +364,51 @@ def test_v1_database_is_upgraded(tmp_path):
         indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_schema")}
         assert "inbox_unread" in indexes
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_v2_database_keeps_members(tmp_path):
+    path = tmp_path / "chat.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    create_v1(conn)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute("COMMIT")
+    conn.executescript(
+        """
+        INSERT INTO users (user_id, created_at) VALUES (1, 0), (2, 0), (3, 0);
+        INSERT INTO conversations (conversation_id, kind, member_count, created_at)
+            VALUES (1, 'group', 2, 0);
+        INSERT INTO messages (conversation_id, seq, sender_id, type, content,
+            via_inbox, created_at)
+            VALUES (1, 1, 1, 'text', 'one', 0, 0), (1, 2, 1, 'text', 'two', 0, 0);
+        INSERT INTO members (conversation_id, user_id, join_seq, history_seq,
+            leave_seq, read_seq)
+            VALUES (1, 1, 0, 0, NULL, 0), (1, 2, 0, 0, NULL, 1),
+                (1, 3, 0, 0, 1, 0);
+        """
+    )
+    conn.close()
+
+    with MessageStore(path, "read") as store:
+        assert store.members(1) == [1, 2]
+        assert store.unread(2).total == 1
+        assert [m.content for m in store.history(3, 1)] == ["one"]
+        store.add_member(1, 3)
+        store.send(1, 1, "three")
+        assert [i.content for i in store.sync(3).items] == ["one", "three"]
+
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        periods = conn.execute(
+            "SELECT join_seq, leave_seq FROM members WHERE user_id = 3 "
+            "ORDER BY join_seq"
+        ).fetchall()
+        assert periods == [(0, 1), (2, None)]
+        indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_schema")}
+        assert {"members_by_user", "inbox_unread"} <= indexes
+        assert "members_v3" not in indexes
 
 
 def test_new_database_uses_wal(tmp_path):

@@ -85,8 +85,17 @@ MAX_SYNC_LIMIT = 1000
 # retries: 2 variables each, below SQLite's default limit of 32766 variables.
 _LOOKUP_CHUNK = 500
 
+# The largest value of a SQLite INTEGER.
+_MAX_INT64 = 2**63 - 1
 # The first 16 bytes of every SQLite 3 database file.
 _SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _clamp_seq(before_seq: int | None) -> int:
+    """Return ``before_seq`` as a bound that SQLite can bind, None as no bound."""
+    if before_seq is None:
+        return _MAX_INT64
+    return max(min(before_seq, _MAX_INT64), -_MAX_INT64)
 
 
 class MessageStore:
@@ -518,9 +527,13 @@ class MessageStore:
     ) -> None:
         """Add ``user`` to a group; with ``see_history`` they may read earlier messages.
 
-        Sync and unread counts start after the seq at which the user joins,
-        whichever ``see_history`` is; ``history()`` also returns earlier
-        messages when it is true. Adding a current member does nothing.
+        Each membership is a period from the seq at which the user joins to
+        the seq at which they leave. Sync and unread counts take the messages
+        of every period of the user, whichever ``see_history`` is, so a user
+        who is added back keeps the messages of earlier periods and misses
+        those sent while they were out. ``history()`` also returns the
+        messages before a period when it began with ``see_history``. Adding a
+        current member does nothing.
 
         Raises:
             UnknownConversationError, UnknownUserError: an id does not exist.
@@ -529,12 +542,13 @@ class MessageStore:
         with self._write() as conn:
             self._require_group(conn, conversation)
             self._require_user(conn, user)
-            row = conn.execute(
-                "SELECT leave_seq FROM members "
-                "WHERE conversation_id = ? AND user_id = ?",
+            last_period = conn.execute(
+                "SELECT join_seq, leave_seq FROM members "
+                "WHERE conversation_id = ? AND user_id = ? "
+                "ORDER BY join_seq DESC LIMIT 1",
                 (conversation, user),
             ).fetchone()
-            if row is not None and row[0] is None:
+            if last_period is not None and last_period[1] is None:
                 return
             conn.execute(
                 "UPDATE conversations SET member_count = member_count + 1 "
@@ -543,15 +557,22 @@ class MessageStore:
             )
             last_seq = conn.execute(sql.LAST_SEQ, (conversation,)).fetchone()[0]
             history_seq = 0 if see_history else last_seq
-            # A user who left and comes back rejoins at the current seq.
-            conn.execute(
-                "INSERT INTO members "
-                "(conversation_id, user_id, join_seq, history_seq, read_seq) "
-                "VALUES (?1, ?2, ?3, ?4, ?3) "
-                "ON CONFLICT (conversation_id, user_id) DO UPDATE SET "
-                "join_seq = ?3, history_seq = ?4, leave_seq = NULL, read_seq = ?3",
-                (conversation, user, last_seq, history_seq),
-            )
+            if last_period is not None and last_period[1] == last_seq:
+                # No message was sent while the user was out, so the last
+                # period goes on. A new row would repeat its join_seq key.
+                conn.execute(
+                    "UPDATE members SET leave_seq = NULL, "
+                    "history_seq = min(history_seq, ?) "
+                    "WHERE conversation_id = ? AND user_id = ? AND join_seq = ?",
+                    (history_seq, conversation, user, last_period[0]),
+                )
+            else:
+                conn.execute(
+                    "INSERT INTO members "
+                    "(conversation_id, user_id, join_seq, history_seq, read_seq) "
+                    "VALUES (?1, ?2, ?3, ?4, ?3)",
+                    (conversation, user, last_seq, history_seq),
+                )
         logger.info("added user %d to group %d at seq %d", user, conversation, last_seq)
 
     def remove_member(self, conversation: int, user: int) -> None:
@@ -1208,15 +1229,15 @@ class MessageStore:
                 "WHERE conversation_id = ? AND user_id = ?",
                 (seq, conversation, user),
             )
-            if cursor.rowcount != 1:
+            if cursor.rowcount == 0:
                 raise self._membership_error(conn, user, conversation)
         logger.debug("user %d read conversation %d up to %d", user, conversation, seq)
 
     def unread(self, user: int) -> UnreadCounts:
         """Count the messages ``user`` has not read, per conversation.
 
-        A message counts when another member sent it, its seq is above both
-        the user's read and join positions and at most their leave position,
+        A message counts when another member sent it during one of the
+        user's membership periods, its seq is above the user's read position,
         and it is neither recalled nor deleted for the user. Messages fanned
         out on write are counted from the inbox, the rest from the timelines.
 
@@ -1241,41 +1262,40 @@ class MessageStore:
     ) -> list[Message]:
         """Return up to ``limit`` messages before ``before_seq``, oldest first.
 
-        Only messages visible to ``user`` are returned: after their history
-        position, at most their leave position, and neither recalled nor
-        deleted for them.
+        Only messages visible to ``user`` are returned: in one of their
+        membership periods, or before a period that began with
+        ``see_history``, and neither recalled nor deleted for them.
 
         Raises:
             UnknownUserError, UnknownConversationError: an id does not exist.
             NotAMemberError: ``user`` was never a member.
-            InvalidArgumentError: ``limit`` is not between 1 and 1000.
+            InvalidArgumentError: ``limit`` is not between 1 and 1000, or
+                ``before_seq`` is not an int.
         """
         if not isinstance(limit, int) or not 1 <= limit <= MAX_SYNC_LIMIT:
             raise InvalidArgumentError(
                 f"limit {limit!r} is invalid; pass an int from 1 to {MAX_SYNC_LIMIT}"
             )
+        if before_seq is not None and (
+            not isinstance(before_seq, int) or isinstance(before_seq, bool)
+        ):
+            raise InvalidArgumentError(
+                f"before_seq {before_seq!r} is invalid; pass a seq as an int, or "
+                "None for the latest messages"
+            )
         with self._read() as conn:
             member = conn.execute(
-                "SELECT history_seq, coalesce(leave_seq, ("
-                "SELECT max(seq) FROM messages WHERE conversation_id = ?1), 0) "
-                "FROM members WHERE conversation_id = ?1 AND user_id = ?2",
+                "SELECT 1 FROM members WHERE conversation_id = ? AND user_id = ?",
                 (conversation, user),
             ).fetchone()
             if member is None:
                 raise self._membership_error(conn, user, conversation)
-            low, high = member
-            if before_seq is not None:
-                high = min(high, before_seq - 1)
             rows = conn.execute(
-                f"SELECT {sql.MESSAGE_COLUMNS} FROM messages m "
-                "WHERE conversation_id = :conversation AND seq > :low "
-                "AND seq <= :high AND type NOT IN ('recall', 'delete') "
-                f"AND {sql.NOT_REMOVED} ORDER BY seq DESC LIMIT :limit",
+                sql.HISTORY,
                 {
                     "conversation": conversation,
-                    "low": low,
-                    "high": high,
                     "user": user,
+                    "before": _clamp_seq(before_seq),
                     "limit": limit,
                 },
             ).fetchall()
