@@ -95,6 +95,23 @@ def test_send_retry_returns_original(store):
     assert count_rows(store, "messages") == 2
 
 
+def test_send_retry_after_leaving(store):
+    alice, bob, carol = make_users(store, 3)
+    group = store.create_group(alice, [bob, carol])
+    first = store.send(bob, group, "hello", client_msg_id="b-1")
+    store.remove_member(group, bob)
+
+    retry = store.send(bob, group, "hello", client_msg_id="b-1")
+
+    assert retry == first
+    assert store.send_many([Draft(bob, group, "hello", "b-1")]) == [first]
+    with pytest.raises(ClientIdConflictError, match="'b-1'"):
+        store.send(bob, group, "changed", client_msg_id="b-1")
+    with pytest.raises(NotAMemberError, match=repr(bob)):
+        store.send(bob, group, "hello", client_msg_id="b-2")
+    assert count_rows(store, "messages") == 1
+
+
 def test_send_same_client_id_other_sender(store):
     alice, bob = make_users(store, 2)
     chat = store.open_single(alice, bob)

@@ -726,13 +726,21 @@ class MessageStore:
         except sqlite3.IntegrityError:
             # When the UNIQUE (sender_id, client_msg_id) constraint failed, the
             # rollback returned the seq, and this is a retry or a conflict.
-            original = self._original(sender, client_msg_id)
+            original = self._stored_retry(
+                sender, conversation, content, client_msg_id, type
+            )
             if original is None:
                 raise
-            self._check_retry(
-                original, sender, conversation, content, client_msg_id, type
+            return original
+        except NotAMemberError:
+            # A retry returns the stored message even if the sender has left
+            # since, as in send_many(), which looks retries up before it
+            # checks membership. Only a rejected send pays for this lookup.
+            original = self._stored_retry(
+                sender, conversation, content, client_msg_id, type
             )
-            logger.debug("returned message %d for a retry", original.message_id)
+            if original is None:
+                raise
             return original
         logger.debug(
             "stored message %d seq %d in conversation %d",
@@ -801,6 +809,26 @@ class MessageStore:
         """Yield one inbox row per ``(user_id, user_seq)`` of the members."""
         for user_id, user_seq in members:
             yield (user_id, user_seq, conversation, seq, message_id)
+
+    def _stored_retry(
+        self,
+        sender: int,
+        conversation: int,
+        content: str,
+        client_msg_id: str | None,
+        type: str,
+    ) -> Message | None:
+        """Return the stored message that this send repeats, or None.
+
+        Raises:
+            ClientIdConflictError: the stored message differs from this one.
+        """
+        original = self._original(sender, client_msg_id)
+        if original is None:
+            return None
+        self._check_retry(original, sender, conversation, content, client_msg_id, type)
+        logger.debug("returned message %d for a retry", original.message_id)
+        return original
 
     def _original(self, sender: int, client_msg_id: str | None) -> Message | None:
         """Return the stored message of ``sender`` with ``client_msg_id``, if any."""
