@@ -334,6 +334,39 @@ def test_foreign_database_is_rejected(tmp_path):
         MessageStore(path)
 
 
+@pytest.mark.parametrize("journal_mode", ["delete", "truncate"])
+def test_foreign_database_is_left_unchanged(tmp_path, journal_mode):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA journal_mode = {journal_mode}")
+    conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    files_before = sorted(p.name for p in tmp_path.iterdir())
+
+    with pytest.raises(DatabaseFileError, match="no imref schema version"):
+        MessageStore(path)
+
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == files_before
+
+
+def test_newer_schema_is_left_unchanged(tmp_path):
+    path = tmp_path / "chat.db"
+    MessageStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = delete")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    before = path.read_bytes()
+
+    with pytest.raises(DatabaseFileError, match="newer than"):
+        MessageStore(path)
+
+    assert path.read_bytes() == before
+
+
 def test_newer_schema_is_rejected(tmp_path):
     path = tmp_path / "chat.db"
     MessageStore(path).close()

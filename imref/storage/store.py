@@ -245,9 +245,13 @@ class MessageStore:
 
     def _prepare_schema(self, conn: sqlite3.Connection) -> bytes:
         """Create or upgrade the schema if needed and return the cursor key."""
+        # Check the version and the tables before any statement that writes,
+        # so that a file this imref rejects is left unchanged.
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise self._newer_schema_error(version)
+        if version == 0:
+            self._require_no_tables(conn)
         if version < SCHEMA_VERSION:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("BEGIN IMMEDIATE")
@@ -258,13 +262,7 @@ class MessageStore:
                 if version > SCHEMA_VERSION:
                     raise self._newer_schema_error(version)
                 if version == 0:
-                    tables = conn.execute("SELECT count(*) FROM sqlite_schema")
-                    if tables.fetchone()[0]:
-                        raise DatabaseFileError(
-                            f"database file {self.path!r} has tables but no imref "
-                            "schema version; pass the path of an imref database "
-                            "or of a new file"
-                        )
+                    self._require_no_tables(conn)
                     create_v1(conn)
                     version = 1
                 if version < SCHEMA_VERSION:
@@ -281,6 +279,15 @@ class MessageStore:
                 raise
         row = conn.execute("SELECT value FROM meta WHERE key = 'cursor_key'")
         return row.fetchone()[0]
+
+    def _require_no_tables(self, conn: sqlite3.Connection) -> None:
+        """Raise unless a file without a schema version is empty."""
+        tables = conn.execute("SELECT count(*) FROM sqlite_schema")
+        if tables.fetchone()[0]:
+            raise DatabaseFileError(
+                f"database file {self.path!r} has tables but no imref schema "
+                "version; pass the path of an imref database or of a new file"
+            )
 
     def _newer_schema_error(self, version: int) -> DatabaseFileError:
         return DatabaseFileError(
