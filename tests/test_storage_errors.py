@@ -1,6 +1,7 @@
 """Faults and bad input: injected exceptions, locked, corrupt and old files."""
 
 import base64
+import re
 import sqlite3
 
 import pytest
@@ -244,7 +245,122 @@ def test_bad_arguments_are_named(tmp_path, store):
         store.open_single(user, user)
 
 
+@pytest.mark.parametrize("bad_id", ["1", 1.0, True, None, 2**63, -(2**63) - 1])
+def test_bad_ids_are_named(store, bad_id):
+    alice, bob = store.create_user(), store.create_user()
+    group = store.create_group(alice, [bob])
+    sent = store.send(alice, group, "hi")
+    bad = repr(bad_id)
+
+    calls = [
+        (UnknownUserError, lambda: store.sync(bad_id)),
+        (UnknownUserError, lambda: store.unread(bad_id)),
+        (UnknownUserError, lambda: store.devices(bad_id)),
+        (UnknownUserError, lambda: store.add_device(bad_id, "ios")),
+        (UnknownUserError, lambda: store.open_single(bad_id, bob)),
+        (UnknownUserError, lambda: store.open_single(alice, bad_id)),
+        (UnknownUserError, lambda: store.create_group(alice, [bad_id])),
+        (UnknownUserError, lambda: store.add_member(group, bad_id)),
+        (UnknownUserError, lambda: store.remove_member(group, bad_id)),
+        (UnknownUserError, lambda: store.send(bad_id, group, "hi")),
+        (UnknownUserError, lambda: store.send_many([(bad_id, group, "hi")])),
+        (UnknownUserError, lambda: store.recall(bad_id, sent.message_id)),
+        (UnknownUserError, lambda: store.delete_for_me(bad_id, sent.message_id)),
+        (UnknownUserError, lambda: store.mark_read(bad_id, group, 1)),
+        (UnknownUserError, lambda: store.history(bad_id, group)),
+        (UnknownConversationError, lambda: store.members(bad_id)),
+        (UnknownConversationError, lambda: store.add_member(bad_id, bob)),
+        (UnknownConversationError, lambda: store.remove_member(bad_id, bob)),
+        (UnknownConversationError, lambda: store.send(alice, bad_id, "hi")),
+        (UnknownConversationError, lambda: store.mark_read(alice, bad_id, 1)),
+        (UnknownConversationError, lambda: store.history(alice, bad_id)),
+        (UnknownMessageError, lambda: store.recall(alice, bad_id)),
+        (UnknownMessageError, lambda: store.delete_for_me(alice, bad_id)),
+    ]
+    for error, call in calls:
+        with pytest.raises(error) as info:
+            call()
+        assert bad in str(info.value)
+    assert [m.content for m in store.history(bob, group)] == ["hi"]
+
+
+@pytest.mark.parametrize("bad_id", [2**63, "1", True])
+def test_bad_new_ids_are_named(store, bad_id):
+    with pytest.raises(InvalidArgumentError, match=re.escape(repr(bad_id))):
+        store.create_user(bad_id)
+    with pytest.raises(InvalidArgumentError, match=re.escape(repr(bad_id))):
+        store.import_directory([bad_id], [], [])
+
+
+def test_lone_surrogates_are_named(store):
+    alice, bob = store.create_user(), store.create_user()
+    chat = store.open_single(alice, bob)
+
+    with pytest.raises(InvalidMessageError, match="lone surrogate at index 1"):
+        store.send(alice, chat, "a\ud800b")
+    with pytest.raises(InvalidMessageError, match="lone surrogate at index 1"):
+        store.send_many([(alice, chat, "a\udfffb")])
+    with pytest.raises(InvalidArgumentError, match="client_msg_id"):
+        store.send(alice, chat, "hi", client_msg_id="\ud800")
+    with pytest.raises(InvalidArgumentError, match="name"):
+        store.create_user(name="\ud800")
+    with pytest.raises(InvalidArgumentError, match="title"):
+        store.create_group(alice, [bob], title="\ud800")
+    with pytest.raises(InvalidArgumentError, match="platform"):
+        store.add_device(alice, "\ud800")
+    assert store.sync(bob).items == ()
+
+
+@pytest.mark.parametrize("client_msg_id", [[1], 7, b"m-1"])
+def test_bad_client_msg_id_is_named(store, client_msg_id):
+    alice, bob = store.create_user(), store.create_user()
+    chat = store.open_single(alice, bob)
+
+    with pytest.raises(InvalidArgumentError, match="client_msg_id") as info:
+        store.send(alice, chat, "hi", client_msg_id=client_msg_id)
+    assert repr(client_msg_id) in str(info.value)
+    with pytest.raises(InvalidArgumentError, match="client_msg_id"):
+        store.send_many([(alice, chat, "hi", client_msg_id)])
+    assert store.sync(bob).items == ()
+
+
+@pytest.mark.parametrize("before_seq", ["x", 1.5, True])
+def test_bad_before_seq_is_named(store, before_seq):
+    alice, bob = store.create_user(), store.create_user()
+    chat = store.open_single(alice, bob)
+    with pytest.raises(InvalidArgumentError, match=re.escape(repr(before_seq))):
+        store.history(alice, chat, before_seq=before_seq)
+
+
+def test_history_before_seq_out_of_range(store):
+    alice, bob = store.create_user(), store.create_user()
+    chat = store.open_single(alice, bob)
+    store.send(alice, chat, "hi")
+    assert [m.content for m in store.history(alice, chat, before_seq=2**70)] == ["hi"]
+    assert store.history(alice, chat, before_seq=-(2**70)) == []
+
+
 # Locked, corrupt, foreign, newer and older database files.
+
+
+def test_missing_folder_names_path(tmp_path):
+    path = tmp_path / "missing" / "chat.db"
+    with pytest.raises(DatabaseFileError, match="does not exist") as info:
+        MessageStore(path)
+    assert repr(str(path)) in str(info.value)
+    assert repr(str(tmp_path / "missing")) in str(info.value)
+    assert "create the folder" in str(info.value)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_missing_cursor_key_names_path(tmp_path):
+    path = tmp_path / "chat.db"
+    MessageStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'cursor_key'")
+    with pytest.raises(DatabaseFileError, match="no cursor key") as info:
+        MessageStore(path)
+    assert repr(str(path)) in str(info.value)
 
 
 def test_locked_database_names_path(tmp_path):

@@ -43,6 +43,15 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from imref.storage import queries as sql
+from imref.storage.checks import (
+    MAX_INT64,
+    check_conversation_id,
+    check_message_id,
+    check_text,
+    check_user_ids,
+    is_id,
+    surrogate_position,
+)
 from imref.storage.cursor import decode_cursor, encode_cursor
 from imref.storage.errors import (
     ClientIdConflictError,
@@ -85,8 +94,6 @@ MAX_SYNC_LIMIT = 1000
 # retries: 2 variables each, below SQLite's default limit of 32766 variables.
 _LOOKUP_CHUNK = 500
 
-# The largest value of a SQLite INTEGER.
-_MAX_INT64 = 2**63 - 1
 # The first 16 bytes of every SQLite 3 database file.
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -94,8 +101,8 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 def _clamp_seq(before_seq: int | None) -> int:
     """Return ``before_seq`` as a bound that SQLite can bind, None as no bound."""
     if before_seq is None:
-        return _MAX_INT64
-    return max(min(before_seq, _MAX_INT64), -_MAX_INT64)
+        return MAX_INT64
+    return max(min(before_seq, MAX_INT64), -MAX_INT64)
 
 
 class MessageStore:
@@ -107,8 +114,9 @@ class MessageStore:
     connection per thread that calls it.
 
     Raises:
-        DatabaseFileError: the file is corrupt, is not an imref database, or
-            has a newer schema version than this imref supports.
+        DatabaseFileError: the file is corrupt, is not an imref database,
+            has a newer schema version than this imref supports, or cannot
+            be created because its folder does not exist.
         DatabaseLockedError: another connection held the write lock for
             longer than ``busy_timeout`` seconds while the schema was created
             or upgraded.
@@ -139,6 +147,12 @@ class MessageStore:
             raise InvalidArgumentError(
                 f"path {self.path!r} is not a file path; each thread opens its own "
                 "connection, so pass the path of a database file"
+            )
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            raise DatabaseFileError(
+                f"database file {self.path!r} cannot be created because its folder "
+                f"{folder!r} does not exist; create the folder or pass another path"
             )
         self.fanout = fanout
         self.hybrid_threshold = hybrid_threshold
@@ -277,8 +291,13 @@ class MessageStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        row = conn.execute("SELECT value FROM meta WHERE key = 'cursor_key'")
-        return row.fetchone()[0]
+        row = conn.execute("SELECT value FROM meta WHERE key = 'cursor_key'").fetchone()
+        if row is None or not isinstance(row[0], bytes):
+            raise DatabaseFileError(
+                f"database file {self.path!r} has no cursor key in its meta table, "
+                "so it is damaged; restore it from a backup or pass another path"
+            )
+        return row[0]
 
     def _require_no_tables(self, conn: sqlite3.Connection) -> None:
         """Raise unless a file without a schema version is empty."""
@@ -304,6 +323,11 @@ class MessageStore:
                 f"database file {self.path!r} is locked: another connection held "
                 f"the write lock for more than {self.busy_timeout} s; retry later "
                 "or raise busy_timeout"
+            )
+        if name.startswith("SQLITE_CANTOPEN"):
+            return DatabaseFileError(
+                f"database file {self.path!r} cannot be opened ({exc}); check that "
+                "its folder exists and that this process may read and write both"
             )
         if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
             return DatabaseFileError(
@@ -393,6 +417,19 @@ class MessageStore:
             "add the user with add_member() first"
         )
 
+    def _check_draft(
+        self,
+        sender: object,
+        conversation: object,
+        content: object,
+        client_msg_id: object,
+        type: str,
+    ) -> None:
+        check_user_ids(sender)
+        check_conversation_id(conversation)
+        self._check_content(content, type)
+        check_text("client_msg_id", client_msg_id, optional=True)
+
     def _check_content(self, content: object, type: str) -> None:
         if type not in MESSAGE_TYPES:
             raise InvalidMessageError(
@@ -407,6 +444,13 @@ class MessageStore:
             raise InvalidMessageError(
                 f"message content {content!r} is empty; send at least one "
                 "visible character"
+            )
+        position = surrogate_position(content)
+        if position is not None:
+            raise InvalidMessageError(
+                f"message content {content!r:.60} contains a lone surrogate at "
+                f"index {position}, which UTF-8 cannot encode; send valid Unicode "
+                "text"
             )
         size = len(content.encode("utf-8"))
         if size > self.max_content_bytes:
@@ -423,14 +467,14 @@ class MessageStore:
 
         Raises:
             InvalidArgumentError: ``user_id`` exists already or is not a
-                positive int.
+                positive int, or ``name`` is not text.
         """
-        if user_id is not None and (
-            not isinstance(user_id, int) or isinstance(user_id, bool) or user_id < 1
-        ):
+        if user_id is not None and (not is_id(user_id) or user_id < 1):
             raise InvalidArgumentError(
-                f"user id {user_id!r} is invalid; pass a positive int or None"
+                f"user id {user_id!r} is invalid; pass an int from 1 to 2**63 - 1, "
+                "or None"
             )
+        check_text("name", name)
         try:
             with self._write() as conn:
                 cursor = conn.execute(
@@ -449,7 +493,10 @@ class MessageStore:
 
         Raises:
             UnknownUserError: ``user`` does not exist.
+            InvalidArgumentError: ``platform`` is not text.
         """
+        check_user_ids(user)
+        check_text("platform", platform)
         with self._write() as conn:
             self._require_user(conn, user)
             cursor = conn.execute(
@@ -460,6 +507,7 @@ class MessageStore:
 
     def devices(self, user: int) -> list[tuple[int, str]]:
         """Return ``(device_id, platform)`` for each device of ``user``."""
+        check_user_ids(user)
         conn = self._connection()
         self._require_user(conn, user)
         rows = conn.execute(
@@ -476,6 +524,7 @@ class MessageStore:
             UnknownUserError: either user does not exist.
             InvalidArgumentError: both ids are the same user.
         """
+        check_user_ids(user_a, user_b)
         if user_a == user_b:
             raise InvalidArgumentError(
                 f"a single chat needs two different users, not {user_a!r} twice"
@@ -511,8 +560,13 @@ class MessageStore:
 
         Raises:
             UnknownUserError: a user does not exist.
+            InvalidArgumentError: ``title`` is not text.
         """
-        users = list(dict.fromkeys([owner, *members]))
+        # Check before removing repeats, because 1.0 and True equal the id 1.
+        users = [owner, *members]
+        check_user_ids(*users)
+        users = list(dict.fromkeys(users))
+        check_text("title", title)
         with self._write() as conn:
             for user in users:
                 self._require_user(conn, user)
@@ -546,6 +600,8 @@ class MessageStore:
             UnknownConversationError, UnknownUserError: an id does not exist.
             NotPermittedError: the conversation is a single chat.
         """
+        check_conversation_id(conversation)
+        check_user_ids(user)
         with self._write() as conn:
             self._require_group(conn, conversation)
             self._require_user(conn, user)
@@ -590,6 +646,8 @@ class MessageStore:
             NotPermittedError: the conversation is a single chat.
             NotAMemberError: the user is not a current member.
         """
+        check_conversation_id(conversation)
+        check_user_ids(user)
         with self._write() as conn:
             self._require_group(conn, conversation)
             cursor = conn.execute(
@@ -641,8 +699,8 @@ class MessageStore:
             )
             member_rows += [(conversation, user) for user in members]
         ids = [row[0] for row in user_rows] + [row[0] for row in conversation_rows]
-        if any(not isinstance(i, int) or i < 1 for i in ids):
-            bad = next(i for i in ids if not isinstance(i, int) or i < 1)
+        if any(not is_id(i) or i < 1 for i in ids):
+            bad = next(i for i in ids if not is_id(i) or i < 1)
             raise InvalidArgumentError(
                 f"id {bad!r} is invalid; users and conversations need positive ints"
             )
@@ -682,6 +740,7 @@ class MessageStore:
 
     def members(self, conversation: int) -> list[int]:
         """Return the ids of the current members of ``conversation``."""
+        check_conversation_id(conversation)
         conn = self._connection()
         self._require_conversation(conn, conversation)
         rows = conn.execute(
@@ -716,7 +775,7 @@ class MessageStore:
                 different message.
             DatabaseLockedError: the write lock stayed busy too long.
         """
-        self._check_content(content, type)
+        self._check_draft(sender, conversation, content, client_msg_id, type)
         created_at = self._clock()
         try:
             with self._write() as conn:
@@ -900,7 +959,7 @@ class MessageStore:
                     "(sender, conversation, content[, client_msg_id[, type]])"
                 ) from None
         for draft in batch:
-            self._check_content(draft.content, draft.type)
+            self._check_draft(*draft)
         created_at = self._clock()
         with self._write() as conn:
             messages = self._insert_batch(conn, batch, created_at)
@@ -1069,6 +1128,8 @@ class MessageStore:
                 content message, or it was recalled already.
             NotAMemberError: the sender has left the conversation.
         """
+        check_user_ids(user)
+        check_message_id(message_id)
         with self._write() as conn:
             target = self._require_message(conn, message_id)
             if target.sender_id != user:
@@ -1111,6 +1172,8 @@ class MessageStore:
             NotPermittedError: ``user`` cannot see the message, or it is not a
                 content message.
         """
+        check_user_ids(user)
+        check_message_id(message_id)
         with self._write() as conn:
             target = self._require_message(conn, message_id)
             visible = conn.execute(
@@ -1197,6 +1260,7 @@ class MessageStore:
             InvalidCursorError: this database never issued ``cursor`` to ``user``.
             InvalidArgumentError: ``limit`` is not between 1 and 1000.
         """
+        check_user_ids(user)
         if not isinstance(limit, int) or not 1 <= limit <= MAX_SYNC_LIMIT:
             raise InvalidArgumentError(
                 f"limit {limit!r} is invalid; pass an int from 1 to {MAX_SYNC_LIMIT}"
@@ -1251,6 +1315,8 @@ class MessageStore:
             NotAMemberError: ``user`` was never a member.
             InvalidArgumentError: ``seq`` is negative or above the last seq.
         """
+        check_conversation_id(conversation)
+        check_user_ids(user)
         with self._write() as conn:
             self._require_conversation(conn, conversation)
             last_seq = conn.execute(sql.LAST_SEQ, (conversation,)).fetchone()[0]
@@ -1279,6 +1345,7 @@ class MessageStore:
         Raises:
             UnknownUserError: ``user`` does not exist.
         """
+        check_user_ids(user)
         counts: Counter[int] = Counter()
         with self._read() as conn:
             self._require_user(conn, user)
@@ -1307,6 +1374,8 @@ class MessageStore:
             InvalidArgumentError: ``limit`` is not between 1 and 1000, or
                 ``before_seq`` is not an int.
         """
+        check_user_ids(user)
+        check_conversation_id(conversation)
         if not isinstance(limit, int) or not 1 <= limit <= MAX_SYNC_LIMIT:
             raise InvalidArgumentError(
                 f"limit {limit!r} is invalid; pass an int from 1 to {MAX_SYNC_LIMIT}"
