@@ -3,6 +3,7 @@
 import base64
 import re
 import sqlite3
+import string
 
 import pytest
 
@@ -219,6 +220,40 @@ def test_cursor_never_issued_is_named(tmp_path, store):
         with pytest.raises(InvalidCursorError, match="was not issued") as info:
             store.sync(bob, value)
         assert repr(value) in str(info.value)
+    assert store.sync(bob, cursor).complete
+
+
+def other_spellings(cursor):
+    """Return strings that a lenient base64url decoder reads as ``cursor``."""
+    alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+    unused_bits = [
+        cursor[:-1] + c
+        for c in alphabet
+        if c != cursor[-1]
+        and base64.urlsafe_b64decode(cursor[:-1] + c + "===")
+        == base64.urlsafe_b64decode(cursor + "===")
+    ]
+    return [
+        cursor[:10] + "!!" + cursor[10:],
+        cursor[:10] + " \n" + cursor[10:],
+        cursor + "=",
+        cursor + "===",
+        cursor.replace("-", "+").replace("_", "/"),
+        *unused_bits,
+    ]
+
+
+def test_cursor_other_spellings_are_rejected(store):
+    alice, bob = store.create_user(), store.create_user()
+    store.send(alice, store.open_single(alice, bob), "hi")
+    cursor = store.sync(bob).cursor
+    spellings = [s for s in other_spellings(cursor) if s != cursor]
+    # 41 bytes take 55 characters, so the last one has 2 unused bits.
+    assert len(spellings) >= 7
+
+    for value in spellings:
+        with pytest.raises(InvalidCursorError, match="was not issued"):
+            store.sync(bob, value)
     assert store.sync(bob, cursor).complete
 
 
