@@ -95,6 +95,23 @@ def test_send_retry_returns_original(store):
     assert count_rows(store, "messages") == 2
 
 
+def test_send_retry_after_leaving(store):
+    alice, bob, carol = make_users(store, 3)
+    group = store.create_group(alice, [bob, carol])
+    first = store.send(bob, group, "hello", client_msg_id="b-1")
+    store.remove_member(group, bob)
+
+    retry = store.send(bob, group, "hello", client_msg_id="b-1")
+
+    assert retry == first
+    assert store.send_many([Draft(bob, group, "hello", "b-1")]) == [first]
+    with pytest.raises(ClientIdConflictError, match="'b-1'"):
+        store.send(bob, group, "changed", client_msg_id="b-1")
+    with pytest.raises(NotAMemberError, match=repr(bob)):
+        store.send(bob, group, "hello", client_msg_id="b-2")
+    assert count_rows(store, "messages") == 1
+
+
 def test_send_same_client_id_other_sender(store):
     alice, bob = make_users(store, 2)
     chat = store.open_single(alice, bob)
@@ -343,6 +360,88 @@ def test_rejoined_member_starts_at_rejoin(store):
 
     assert store.unread(carol).by_conversation == {group: 1}
     assert [m.content for m in store.history(carol, group)] == ["back"]
+
+
+def test_readded_member_keeps_earlier_period(store):
+    alice, bob, carol = make_users(store, 3)
+    group = store.create_group(alice, [bob, carol])
+    store.send(alice, group, "first")
+    store.send(alice, group, "second")
+    store.remove_member(group, carol)
+    store.send(alice, group, "while away")
+    store.add_member(group, carol)
+    store.send(alice, group, "back")
+
+    items, _ = sync_all(store, carol)
+
+    assert [i.content for i in items] == ["first", "second", "back"]
+    assert store.unread(carol).by_conversation == {group: 3}
+    assert [m.content for m in store.history(carol, group)] == [
+        "first",
+        "second",
+        "back",
+    ]
+    store.mark_read(carol, group, 2)
+    assert store.unread(carol).by_conversation == {group: 1}
+
+
+def test_readded_member_syncs_after_partial_sync(store):
+    alice, bob, carol = make_users(store, 3)
+    group = store.create_group(alice, [bob, carol])
+    store.send(alice, group, "synced")
+    _, cursor = sync_all(store, carol)
+    store.send(alice, group, "not yet synced")
+    store.remove_member(group, carol)
+    store.add_member(group, carol)
+    store.send(alice, group, "back")
+
+    items, _ = sync_all(store, carol, cursor)
+
+    assert [i.content for i in items] == ["not yet synced", "back"]
+
+
+def test_readded_member_with_history_reads_gap(store):
+    alice, bob, carol = make_users(store, 3)
+    group = store.create_group(alice, [bob, carol])
+    store.send(alice, group, "first")
+    store.remove_member(group, carol)
+    store.send(alice, group, "while away")
+    store.add_member(group, carol, see_history=True)
+    store.send(alice, group, "back")
+
+    items, _ = sync_all(store, carol)
+
+    assert [i.content for i in items] == ["first", "back"]
+    assert store.unread(carol).total == 2
+    assert [m.content for m in store.history(carol, group)] == [
+        "first",
+        "while away",
+        "back",
+    ]
+    assert [m.content for m in store.history(carol, group, before_seq=3)] == [
+        "first",
+        "while away",
+    ]
+
+
+def test_readd_without_gap_continues_period(store):
+    alice, bob, carol = make_users(store, 3)
+    group = store.create_group(alice, [bob, carol])
+    store.send(alice, group, "first")
+    store.remove_member(group, carol)
+    store.add_member(group, carol)
+    store.send(alice, group, "second")
+
+    items, _ = sync_all(store, carol)
+
+    assert [i.content for i in items] == ["first", "second"]
+    assert store.members(group) == sorted([alice, bob, carol])
+    with sqlite3.connect(store.path) as conn:
+        periods = conn.execute(
+            "SELECT count(*) FROM members WHERE conversation_id = ? AND user_id = ?",
+            (group, carol),
+        ).fetchone()[0]
+    assert periods == 1
 
 
 def test_single_chat_members_are_fixed(store):

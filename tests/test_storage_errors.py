@@ -1,7 +1,9 @@
 """Faults and bad input: injected exceptions, locked, corrupt and old files."""
 
 import base64
+import re
 import sqlite3
+import string
 
 import pytest
 
@@ -18,7 +20,7 @@ from imref.storage import (
     UnknownMessageError,
     UnknownUserError,
 )
-from imref.storage.schema import create_v1
+from imref.storage.schema import MIGRATIONS, create_v1
 
 
 class InjectedFault(RuntimeError):
@@ -221,6 +223,40 @@ def test_cursor_never_issued_is_named(tmp_path, store):
     assert store.sync(bob, cursor).complete
 
 
+def other_spellings(cursor):
+    """Return strings that a lenient base64url decoder reads as ``cursor``."""
+    alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+    unused_bits = [
+        cursor[:-1] + c
+        for c in alphabet
+        if c != cursor[-1]
+        and base64.urlsafe_b64decode(cursor[:-1] + c + "===")
+        == base64.urlsafe_b64decode(cursor + "===")
+    ]
+    return [
+        cursor[:10] + "!!" + cursor[10:],
+        cursor[:10] + " \n" + cursor[10:],
+        cursor + "=",
+        cursor + "===",
+        cursor.replace("-", "+").replace("_", "/"),
+        *unused_bits,
+    ]
+
+
+def test_cursor_other_spellings_are_rejected(store):
+    alice, bob = store.create_user(), store.create_user()
+    store.send(alice, store.open_single(alice, bob), "hi")
+    cursor = store.sync(bob).cursor
+    spellings = [s for s in other_spellings(cursor) if s != cursor]
+    # 41 bytes take 55 characters, so the last one has 2 unused bits.
+    assert len(spellings) >= 7
+
+    for value in spellings:
+        with pytest.raises(InvalidCursorError, match="was not issued"):
+            store.sync(bob, value)
+    assert store.sync(bob, cursor).complete
+
+
 @pytest.mark.parametrize("limit", [0, -1, 1001, 2.5, "10"])
 def test_sync_limit_out_of_range(store, limit):
     user = store.create_user()
@@ -244,7 +280,122 @@ def test_bad_arguments_are_named(tmp_path, store):
         store.open_single(user, user)
 
 
+@pytest.mark.parametrize("bad_id", ["1", 1.0, True, None, 2**63, -(2**63) - 1])
+def test_bad_ids_are_named(store, bad_id):
+    alice, bob = store.create_user(), store.create_user()
+    group = store.create_group(alice, [bob])
+    sent = store.send(alice, group, "hi")
+    bad = repr(bad_id)
+
+    calls = [
+        (UnknownUserError, lambda: store.sync(bad_id)),
+        (UnknownUserError, lambda: store.unread(bad_id)),
+        (UnknownUserError, lambda: store.devices(bad_id)),
+        (UnknownUserError, lambda: store.add_device(bad_id, "ios")),
+        (UnknownUserError, lambda: store.open_single(bad_id, bob)),
+        (UnknownUserError, lambda: store.open_single(alice, bad_id)),
+        (UnknownUserError, lambda: store.create_group(alice, [bad_id])),
+        (UnknownUserError, lambda: store.add_member(group, bad_id)),
+        (UnknownUserError, lambda: store.remove_member(group, bad_id)),
+        (UnknownUserError, lambda: store.send(bad_id, group, "hi")),
+        (UnknownUserError, lambda: store.send_many([(bad_id, group, "hi")])),
+        (UnknownUserError, lambda: store.recall(bad_id, sent.message_id)),
+        (UnknownUserError, lambda: store.delete_for_me(bad_id, sent.message_id)),
+        (UnknownUserError, lambda: store.mark_read(bad_id, group, 1)),
+        (UnknownUserError, lambda: store.history(bad_id, group)),
+        (UnknownConversationError, lambda: store.members(bad_id)),
+        (UnknownConversationError, lambda: store.add_member(bad_id, bob)),
+        (UnknownConversationError, lambda: store.remove_member(bad_id, bob)),
+        (UnknownConversationError, lambda: store.send(alice, bad_id, "hi")),
+        (UnknownConversationError, lambda: store.mark_read(alice, bad_id, 1)),
+        (UnknownConversationError, lambda: store.history(alice, bad_id)),
+        (UnknownMessageError, lambda: store.recall(alice, bad_id)),
+        (UnknownMessageError, lambda: store.delete_for_me(alice, bad_id)),
+    ]
+    for error, call in calls:
+        with pytest.raises(error) as info:
+            call()
+        assert bad in str(info.value)
+    assert [m.content for m in store.history(bob, group)] == ["hi"]
+
+
+@pytest.mark.parametrize("bad_id", [2**63, "1", True])
+def test_bad_new_ids_are_named(store, bad_id):
+    with pytest.raises(InvalidArgumentError, match=re.escape(repr(bad_id))):
+        store.create_user(bad_id)
+    with pytest.raises(InvalidArgumentError, match=re.escape(repr(bad_id))):
+        store.import_directory([bad_id], [], [])
+
+
+def test_lone_surrogates_are_named(store):
+    alice, bob = store.create_user(), store.create_user()
+    chat = store.open_single(alice, bob)
+
+    with pytest.raises(InvalidMessageError, match="lone surrogate at index 1"):
+        store.send(alice, chat, "a\ud800b")
+    with pytest.raises(InvalidMessageError, match="lone surrogate at index 1"):
+        store.send_many([(alice, chat, "a\udfffb")])
+    with pytest.raises(InvalidArgumentError, match="client_msg_id"):
+        store.send(alice, chat, "hi", client_msg_id="\ud800")
+    with pytest.raises(InvalidArgumentError, match="name"):
+        store.create_user(name="\ud800")
+    with pytest.raises(InvalidArgumentError, match="title"):
+        store.create_group(alice, [bob], title="\ud800")
+    with pytest.raises(InvalidArgumentError, match="platform"):
+        store.add_device(alice, "\ud800")
+    assert store.sync(bob).items == ()
+
+
+@pytest.mark.parametrize("client_msg_id", [[1], 7, b"m-1"])
+def test_bad_client_msg_id_is_named(store, client_msg_id):
+    alice, bob = store.create_user(), store.create_user()
+    chat = store.open_single(alice, bob)
+
+    with pytest.raises(InvalidArgumentError, match="client_msg_id") as info:
+        store.send(alice, chat, "hi", client_msg_id=client_msg_id)
+    assert repr(client_msg_id) in str(info.value)
+    with pytest.raises(InvalidArgumentError, match="client_msg_id"):
+        store.send_many([(alice, chat, "hi", client_msg_id)])
+    assert store.sync(bob).items == ()
+
+
+@pytest.mark.parametrize("before_seq", ["x", 1.5, True])
+def test_bad_before_seq_is_named(store, before_seq):
+    alice, bob = store.create_user(), store.create_user()
+    chat = store.open_single(alice, bob)
+    with pytest.raises(InvalidArgumentError, match=re.escape(repr(before_seq))):
+        store.history(alice, chat, before_seq=before_seq)
+
+
+def test_history_before_seq_out_of_range(store):
+    alice, bob = store.create_user(), store.create_user()
+    chat = store.open_single(alice, bob)
+    store.send(alice, chat, "hi")
+    assert [m.content for m in store.history(alice, chat, before_seq=2**70)] == ["hi"]
+    assert store.history(alice, chat, before_seq=-(2**70)) == []
+
+
 # Locked, corrupt, foreign, newer and older database files.
+
+
+def test_missing_folder_names_path(tmp_path):
+    path = tmp_path / "missing" / "chat.db"
+    with pytest.raises(DatabaseFileError, match="does not exist") as info:
+        MessageStore(path)
+    assert repr(str(path)) in str(info.value)
+    assert repr(str(tmp_path / "missing")) in str(info.value)
+    assert "create the folder" in str(info.value)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_missing_cursor_key_names_path(tmp_path):
+    path = tmp_path / "chat.db"
+    MessageStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'cursor_key'")
+    with pytest.raises(DatabaseFileError, match="no cursor key") as info:
+        MessageStore(path)
+    assert repr(str(path)) in str(info.value)
 
 
 def test_locked_database_names_path(tmp_path):
@@ -334,6 +485,39 @@ def test_foreign_database_is_rejected(tmp_path):
         MessageStore(path)
 
 
+@pytest.mark.parametrize("journal_mode", ["delete", "truncate"])
+def test_foreign_database_is_left_unchanged(tmp_path, journal_mode):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA journal_mode = {journal_mode}")
+    conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    files_before = sorted(p.name for p in tmp_path.iterdir())
+
+    with pytest.raises(DatabaseFileError, match="no imref schema version"):
+        MessageStore(path)
+
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == files_before
+
+
+def test_newer_schema_is_left_unchanged(tmp_path):
+    path = tmp_path / "chat.db"
+    MessageStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = delete")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    before = path.read_bytes()
+
+    with pytest.raises(DatabaseFileError, match="newer than"):
+        MessageStore(path)
+
+    assert path.read_bytes() == before
+
+
 def test_newer_schema_is_rejected(tmp_path):
     path = tmp_path / "chat.db"
     MessageStore(path).close()
@@ -364,6 +548,51 @@ def test_v1_database_is_upgraded(tmp_path):
         indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_schema")}
         assert "inbox_unread" in indexes
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_v2_database_keeps_members(tmp_path):
+    path = tmp_path / "chat.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    create_v1(conn)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute("COMMIT")
+    conn.executescript(
+        """
+        INSERT INTO users (user_id, created_at) VALUES (1, 0), (2, 0), (3, 0);
+        INSERT INTO conversations (conversation_id, kind, member_count, created_at)
+            VALUES (1, 'group', 2, 0);
+        INSERT INTO messages (conversation_id, seq, sender_id, type, content,
+            via_inbox, created_at)
+            VALUES (1, 1, 1, 'text', 'one', 0, 0), (1, 2, 1, 'text', 'two', 0, 0);
+        INSERT INTO members (conversation_id, user_id, join_seq, history_seq,
+            leave_seq, read_seq)
+            VALUES (1, 1, 0, 0, NULL, 0), (1, 2, 0, 0, NULL, 1),
+                (1, 3, 0, 0, 1, 0);
+        """
+    )
+    conn.close()
+
+    with MessageStore(path, "read") as store:
+        assert store.members(1) == [1, 2]
+        assert store.unread(2).total == 1
+        assert [m.content for m in store.history(3, 1)] == ["one"]
+        store.add_member(1, 3)
+        store.send(1, 1, "three")
+        assert [i.content for i in store.sync(3).items] == ["one", "three"]
+
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        periods = conn.execute(
+            "SELECT join_seq, leave_seq FROM members WHERE user_id = 3 "
+            "ORDER BY join_seq"
+        ).fetchall()
+        assert periods == [(0, 1), (2, None)]
+        indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_schema")}
+        assert {"members_by_user", "inbox_unread"} <= indexes
+        assert "members_v3" not in indexes
 
 
 def test_new_database_uses_wal(tmp_path):

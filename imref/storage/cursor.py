@@ -27,7 +27,11 @@ def encode_cursor(key: bytes, user: int, inbox_seq: int, timeline_id: int) -> st
     """Encode and sign the positions of ``user`` as an opaque cursor string."""
     payload = _FORMAT.pack(_VERSION, user, inbox_seq, timeline_id)
     mac = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
-    return base64.urlsafe_b64encode(payload + mac).rstrip(b"=").decode("ascii")
+    return _b64url(payload + mac)
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 def decode_cursor(key: bytes, user: int, cursor: object) -> tuple[int, int]:
@@ -55,6 +59,11 @@ def _verify(key: bytes, user: int, cursor: object) -> tuple[int, int] | None:
     except (binascii.Error, ValueError):
         return None
     if len(raw) != _FORMAT.size + _MAC_BYTES:
+        return None
+    # The decoder skips characters outside the base64url alphabet and ignores
+    # the unused low bits of the last character, so several strings decode to
+    # the same bytes. Only the string that encode_cursor() writes is accepted.
+    if _b64url(raw) != cursor:
         return None
 
     payload, mac = raw[: _FORMAT.size], raw[_FORMAT.size :]

@@ -60,6 +60,8 @@ WHERE i.user_id = :user AND i.user_seq > :after
 ORDER BY i.user_seq
 LIMIT :limit
 """
+# Each members row is one membership period, so the user receives the
+# timeline messages of every period and none sent while they were out.
 SYNC_TIMELINES = f"""
 SELECT {SYNC_COLUMNS}
 FROM members mb
@@ -75,9 +77,13 @@ ORDER BY m.message_id
 LIMIT :limit
 """
 
-# Unread: other members' content messages above the read and join positions,
-# at most the leave position, and not removed for this user. The inbox query
-# counts messages fanned out on write; the timeline query counts the rest.
+# Unread: other members' content messages above the read position, inside one
+# of the user's membership periods (above its join position and at most its
+# leave position), and not removed for this user. Each period is one members
+# row. add_member() starts a period at or after the end of the last one, so
+# periods do not overlap and a message is counted at most once. The inbox
+# query counts messages fanned out on write; the timeline query counts the
+# rest.
 NOT_REMOVED = """
 NOT EXISTS (
     SELECT 1 FROM removals r
@@ -114,4 +120,25 @@ WHERE mb.user_id = :user
     AND m.type NOT IN ('recall', 'delete')
     AND {NOT_REMOVED}
 GROUP BY m.conversation_id
+"""
+
+# History: a user's visible messages before a seq, newest first. Each
+# membership period shows the messages above its history_seq and at most its
+# leave_seq. A period that began without earlier history has its join_seq as
+# its history_seq.
+HISTORY = f"""
+SELECT {MESSAGE_COLUMNS}
+FROM messages m
+WHERE m.conversation_id = :conversation
+    AND m.seq < :before
+    AND m.type NOT IN ('recall', 'delete')
+    AND EXISTS (
+        SELECT 1 FROM members mb
+        WHERE mb.conversation_id = m.conversation_id AND mb.user_id = :user
+            AND m.seq > mb.history_seq
+            AND (mb.leave_seq IS NULL OR m.seq <= mb.leave_seq)
+    )
+    AND {NOT_REMOVED}
+ORDER BY m.seq DESC
+LIMIT :limit
 """

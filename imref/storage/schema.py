@@ -45,6 +45,7 @@ CREATE TABLE conversations (
     created_at REAL NOT NULL
 );
 
+-- Version 3 rebuilds this table with one row per membership period.
 CREATE TABLE members (
     conversation_id INTEGER NOT NULL REFERENCES conversations (conversation_id),
     user_id INTEGER NOT NULL REFERENCES users (user_id),
@@ -112,6 +113,41 @@ MIGRATIONS: list[list[str]] = [
     # Version 2: count unread inbox rows per conversation by range, not by
     # scanning every inbox row of the user.
     ["CREATE INDEX inbox_unread ON inbox (user_id, conversation_id, seq)"],
+    # Version 3: one members row per membership period, keyed by its join_seq,
+    # so that a user who leaves and is added back keeps the messages of the
+    # earlier periods. SQLite cannot change a primary key in place, so the
+    # table is rebuilt. NOTE: a version 2 file stored only the last period
+    # of a re-added member, so its earlier periods cannot be recovered.
+    [
+        """
+        CREATE TABLE members_v3 (
+            conversation_id INTEGER NOT NULL
+                REFERENCES conversations (conversation_id),
+            user_id INTEGER NOT NULL REFERENCES users (user_id),
+            -- The conversation's last seq when the period began: sync and
+            -- unread counts take the messages after it.
+            join_seq INTEGER NOT NULL,
+            -- Messages with a seq above history_seq, up to leave_seq, are
+            -- readable through history(): 0 when the period may read earlier
+            -- history, else join_seq.
+            history_seq INTEGER NOT NULL,
+            -- The last seq of the period, or NULL while it lasts. At most one
+            -- period of a user in a conversation has a NULL leave_seq.
+            leave_seq INTEGER,
+            -- The user's read position. mark_read() raises it in every period
+            -- of the user, and unread counts take the messages above it.
+            read_seq INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (conversation_id, user_id, join_seq)
+        ) WITHOUT ROWID
+        """,
+        "INSERT INTO members_v3 (conversation_id, user_id, join_seq, history_seq, "
+        "leave_seq, read_seq) SELECT conversation_id, user_id, join_seq, "
+        "history_seq, leave_seq, read_seq FROM members",
+        # Dropping the table drops its index members_by_user too.
+        "DROP TABLE members",
+        "ALTER TABLE members_v3 RENAME TO members",
+        "CREATE INDEX members_by_user ON members (user_id, conversation_id)",
+    ],
 ]
 
 SCHEMA_VERSION = 1 + len(MIGRATIONS)

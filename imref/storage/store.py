@@ -43,6 +43,15 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from imref.storage import queries as sql
+from imref.storage.checks import (
+    MAX_INT64,
+    check_conversation_id,
+    check_message_id,
+    check_text,
+    check_user_ids,
+    is_id,
+    surrogate_position,
+)
 from imref.storage.cursor import decode_cursor, encode_cursor
 from imref.storage.errors import (
     ClientIdConflictError,
@@ -89,6 +98,13 @@ _LOOKUP_CHUNK = 500
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
+def _clamp_seq(before_seq: int | None) -> int:
+    """Return ``before_seq`` as a bound that SQLite can bind, None as no bound."""
+    if before_seq is None:
+        return MAX_INT64
+    return max(min(before_seq, MAX_INT64), -MAX_INT64)
+
+
 class MessageStore:
     """Chat history in one SQLite file, fanned out on write, on read or both.
 
@@ -98,8 +114,9 @@ class MessageStore:
     connection per thread that calls it.
 
     Raises:
-        DatabaseFileError: the file is corrupt, is not an imref database, or
-            has a newer schema version than this imref supports.
+        DatabaseFileError: the file is corrupt, is not an imref database,
+            has a newer schema version than this imref supports, or cannot
+            be created because its folder does not exist.
         DatabaseLockedError: another connection held the write lock for
             longer than ``busy_timeout`` seconds while the schema was created
             or upgraded.
@@ -130,6 +147,12 @@ class MessageStore:
             raise InvalidArgumentError(
                 f"path {self.path!r} is not a file path; each thread opens its own "
                 "connection, so pass the path of a database file"
+            )
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            raise DatabaseFileError(
+                f"database file {self.path!r} cannot be created because its folder "
+                f"{folder!r} does not exist; create the folder or pass another path"
             )
         self.fanout = fanout
         self.hybrid_threshold = hybrid_threshold
@@ -236,9 +259,13 @@ class MessageStore:
 
     def _prepare_schema(self, conn: sqlite3.Connection) -> bytes:
         """Create or upgrade the schema if needed and return the cursor key."""
+        # Check the version and the tables before any statement that writes,
+        # so that a file this imref rejects is left unchanged.
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise self._newer_schema_error(version)
+        if version == 0:
+            self._require_no_tables(conn)
         if version < SCHEMA_VERSION:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("BEGIN IMMEDIATE")
@@ -249,13 +276,7 @@ class MessageStore:
                 if version > SCHEMA_VERSION:
                     raise self._newer_schema_error(version)
                 if version == 0:
-                    tables = conn.execute("SELECT count(*) FROM sqlite_schema")
-                    if tables.fetchone()[0]:
-                        raise DatabaseFileError(
-                            f"database file {self.path!r} has tables but no imref "
-                            "schema version; pass the path of an imref database "
-                            "or of a new file"
-                        )
+                    self._require_no_tables(conn)
                     create_v1(conn)
                     version = 1
                 if version < SCHEMA_VERSION:
@@ -270,8 +291,22 @@ class MessageStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        row = conn.execute("SELECT value FROM meta WHERE key = 'cursor_key'")
-        return row.fetchone()[0]
+        row = conn.execute("SELECT value FROM meta WHERE key = 'cursor_key'").fetchone()
+        if row is None or not isinstance(row[0], bytes):
+            raise DatabaseFileError(
+                f"database file {self.path!r} has no cursor key in its meta table, "
+                "so it is damaged; restore it from a backup or pass another path"
+            )
+        return row[0]
+
+    def _require_no_tables(self, conn: sqlite3.Connection) -> None:
+        """Raise unless a file without a schema version is empty."""
+        tables = conn.execute("SELECT count(*) FROM sqlite_schema")
+        if tables.fetchone()[0]:
+            raise DatabaseFileError(
+                f"database file {self.path!r} has tables but no imref schema "
+                "version; pass the path of an imref database or of a new file"
+            )
 
     def _newer_schema_error(self, version: int) -> DatabaseFileError:
         return DatabaseFileError(
@@ -288,6 +323,11 @@ class MessageStore:
                 f"database file {self.path!r} is locked: another connection held "
                 f"the write lock for more than {self.busy_timeout} s; retry later "
                 "or raise busy_timeout"
+            )
+        if name.startswith("SQLITE_CANTOPEN"):
+            return DatabaseFileError(
+                f"database file {self.path!r} cannot be opened ({exc}); check that "
+                "its folder exists and that this process may read and write both"
             )
         if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
             return DatabaseFileError(
@@ -377,6 +417,19 @@ class MessageStore:
             "add the user with add_member() first"
         )
 
+    def _check_draft(
+        self,
+        sender: object,
+        conversation: object,
+        content: object,
+        client_msg_id: object,
+        type: str,
+    ) -> None:
+        check_user_ids(sender)
+        check_conversation_id(conversation)
+        self._check_content(content, type)
+        check_text("client_msg_id", client_msg_id, optional=True)
+
     def _check_content(self, content: object, type: str) -> None:
         if type not in MESSAGE_TYPES:
             raise InvalidMessageError(
@@ -391,6 +444,13 @@ class MessageStore:
             raise InvalidMessageError(
                 f"message content {content!r} is empty; send at least one "
                 "visible character"
+            )
+        position = surrogate_position(content)
+        if position is not None:
+            raise InvalidMessageError(
+                f"message content {content!r:.60} contains a lone surrogate at "
+                f"index {position}, which UTF-8 cannot encode; send valid Unicode "
+                "text"
             )
         size = len(content.encode("utf-8"))
         if size > self.max_content_bytes:
@@ -407,14 +467,14 @@ class MessageStore:
 
         Raises:
             InvalidArgumentError: ``user_id`` exists already or is not a
-                positive int.
+                positive int, or ``name`` is not text.
         """
-        if user_id is not None and (
-            not isinstance(user_id, int) or isinstance(user_id, bool) or user_id < 1
-        ):
+        if user_id is not None and (not is_id(user_id) or user_id < 1):
             raise InvalidArgumentError(
-                f"user id {user_id!r} is invalid; pass a positive int or None"
+                f"user id {user_id!r} is invalid; pass an int from 1 to 2**63 - 1, "
+                "or None"
             )
+        check_text("name", name)
         try:
             with self._write() as conn:
                 cursor = conn.execute(
@@ -433,7 +493,10 @@ class MessageStore:
 
         Raises:
             UnknownUserError: ``user`` does not exist.
+            InvalidArgumentError: ``platform`` is not text.
         """
+        check_user_ids(user)
+        check_text("platform", platform)
         with self._write() as conn:
             self._require_user(conn, user)
             cursor = conn.execute(
@@ -444,6 +507,7 @@ class MessageStore:
 
     def devices(self, user: int) -> list[tuple[int, str]]:
         """Return ``(device_id, platform)`` for each device of ``user``."""
+        check_user_ids(user)
         conn = self._connection()
         self._require_user(conn, user)
         rows = conn.execute(
@@ -460,6 +524,7 @@ class MessageStore:
             UnknownUserError: either user does not exist.
             InvalidArgumentError: both ids are the same user.
         """
+        check_user_ids(user_a, user_b)
         if user_a == user_b:
             raise InvalidArgumentError(
                 f"a single chat needs two different users, not {user_a!r} twice"
@@ -495,8 +560,13 @@ class MessageStore:
 
         Raises:
             UnknownUserError: a user does not exist.
+            InvalidArgumentError: ``title`` is not text.
         """
-        users = list(dict.fromkeys([owner, *members]))
+        # Check before removing repeats, because 1.0 and True equal the id 1.
+        users = [owner, *members]
+        check_user_ids(*users)
+        users = list(dict.fromkeys(users))
+        check_text("title", title)
         with self._write() as conn:
             for user in users:
                 self._require_user(conn, user)
@@ -518,23 +588,30 @@ class MessageStore:
     ) -> None:
         """Add ``user`` to a group; with ``see_history`` they may read earlier messages.
 
-        Sync and unread counts start after the seq at which the user joins,
-        whichever ``see_history`` is; ``history()`` also returns earlier
-        messages when it is true. Adding a current member does nothing.
+        Each membership is a period from the seq at which the user joins to
+        the seq at which they leave. Sync and unread counts take the messages
+        of every period of the user, whichever ``see_history`` is, so a user
+        who is added back keeps the messages of earlier periods and misses
+        those sent while they were out. ``history()`` also returns the
+        messages before a period when it began with ``see_history``. Adding a
+        current member does nothing.
 
         Raises:
             UnknownConversationError, UnknownUserError: an id does not exist.
             NotPermittedError: the conversation is a single chat.
         """
+        check_conversation_id(conversation)
+        check_user_ids(user)
         with self._write() as conn:
             self._require_group(conn, conversation)
             self._require_user(conn, user)
-            row = conn.execute(
-                "SELECT leave_seq FROM members "
-                "WHERE conversation_id = ? AND user_id = ?",
+            last_period = conn.execute(
+                "SELECT join_seq, leave_seq FROM members "
+                "WHERE conversation_id = ? AND user_id = ? "
+                "ORDER BY join_seq DESC LIMIT 1",
                 (conversation, user),
             ).fetchone()
-            if row is not None and row[0] is None:
+            if last_period is not None and last_period[1] is None:
                 return
             conn.execute(
                 "UPDATE conversations SET member_count = member_count + 1 "
@@ -543,15 +620,22 @@ class MessageStore:
             )
             last_seq = conn.execute(sql.LAST_SEQ, (conversation,)).fetchone()[0]
             history_seq = 0 if see_history else last_seq
-            # A user who left and comes back rejoins at the current seq.
-            conn.execute(
-                "INSERT INTO members "
-                "(conversation_id, user_id, join_seq, history_seq, read_seq) "
-                "VALUES (?1, ?2, ?3, ?4, ?3) "
-                "ON CONFLICT (conversation_id, user_id) DO UPDATE SET "
-                "join_seq = ?3, history_seq = ?4, leave_seq = NULL, read_seq = ?3",
-                (conversation, user, last_seq, history_seq),
-            )
+            if last_period is not None and last_period[1] == last_seq:
+                # No message was sent while the user was out, so the last
+                # period goes on. A new row would repeat its join_seq key.
+                conn.execute(
+                    "UPDATE members SET leave_seq = NULL, "
+                    "history_seq = min(history_seq, ?) "
+                    "WHERE conversation_id = ? AND user_id = ? AND join_seq = ?",
+                    (history_seq, conversation, user, last_period[0]),
+                )
+            else:
+                conn.execute(
+                    "INSERT INTO members "
+                    "(conversation_id, user_id, join_seq, history_seq, read_seq) "
+                    "VALUES (?1, ?2, ?3, ?4, ?3)",
+                    (conversation, user, last_seq, history_seq),
+                )
         logger.info("added user %d to group %d at seq %d", user, conversation, last_seq)
 
     def remove_member(self, conversation: int, user: int) -> None:
@@ -562,6 +646,8 @@ class MessageStore:
             NotPermittedError: the conversation is a single chat.
             NotAMemberError: the user is not a current member.
         """
+        check_conversation_id(conversation)
+        check_user_ids(user)
         with self._write() as conn:
             self._require_group(conn, conversation)
             cursor = conn.execute(
@@ -613,8 +699,8 @@ class MessageStore:
             )
             member_rows += [(conversation, user) for user in members]
         ids = [row[0] for row in user_rows] + [row[0] for row in conversation_rows]
-        if any(not isinstance(i, int) or i < 1 for i in ids):
-            bad = next(i for i in ids if not isinstance(i, int) or i < 1)
+        if any(not is_id(i) or i < 1 for i in ids):
+            bad = next(i for i in ids if not is_id(i) or i < 1)
             raise InvalidArgumentError(
                 f"id {bad!r} is invalid; users and conversations need positive ints"
             )
@@ -654,6 +740,7 @@ class MessageStore:
 
     def members(self, conversation: int) -> list[int]:
         """Return the ids of the current members of ``conversation``."""
+        check_conversation_id(conversation)
         conn = self._connection()
         self._require_conversation(conn, conversation)
         rows = conn.execute(
@@ -688,7 +775,7 @@ class MessageStore:
                 different message.
             DatabaseLockedError: the write lock stayed busy too long.
         """
-        self._check_content(content, type)
+        self._check_draft(sender, conversation, content, client_msg_id, type)
         created_at = self._clock()
         try:
             with self._write() as conn:
@@ -705,13 +792,21 @@ class MessageStore:
         except sqlite3.IntegrityError:
             # When the UNIQUE (sender_id, client_msg_id) constraint failed, the
             # rollback returned the seq, and this is a retry or a conflict.
-            original = self._original(sender, client_msg_id)
+            original = self._stored_retry(
+                sender, conversation, content, client_msg_id, type
+            )
             if original is None:
                 raise
-            self._check_retry(
-                original, sender, conversation, content, client_msg_id, type
+            return original
+        except NotAMemberError:
+            # A retry returns the stored message even if the sender has left
+            # since, as in send_many(), which looks retries up before it
+            # checks membership. Only a rejected send pays for this lookup.
+            original = self._stored_retry(
+                sender, conversation, content, client_msg_id, type
             )
-            logger.debug("returned message %d for a retry", original.message_id)
+            if original is None:
+                raise
             return original
         logger.debug(
             "stored message %d seq %d in conversation %d",
@@ -781,6 +876,26 @@ class MessageStore:
         for user_id, user_seq in members:
             yield (user_id, user_seq, conversation, seq, message_id)
 
+    def _stored_retry(
+        self,
+        sender: int,
+        conversation: int,
+        content: str,
+        client_msg_id: str | None,
+        type: str,
+    ) -> Message | None:
+        """Return the stored message that this send repeats, or None.
+
+        Raises:
+            ClientIdConflictError: the stored message differs from this one.
+        """
+        original = self._original(sender, client_msg_id)
+        if original is None:
+            return None
+        self._check_retry(original, sender, conversation, content, client_msg_id, type)
+        logger.debug("returned message %d for a retry", original.message_id)
+        return original
+
     def _original(self, sender: int, client_msg_id: str | None) -> Message | None:
         """Return the stored message of ``sender`` with ``client_msg_id``, if any."""
         if client_msg_id is None:
@@ -844,7 +959,7 @@ class MessageStore:
                     "(sender, conversation, content[, client_msg_id[, type]])"
                 ) from None
         for draft in batch:
-            self._check_content(draft.content, draft.type)
+            self._check_draft(*draft)
         created_at = self._clock()
         with self._write() as conn:
             messages = self._insert_batch(conn, batch, created_at)
@@ -1013,6 +1128,8 @@ class MessageStore:
                 content message, or it was recalled already.
             NotAMemberError: the sender has left the conversation.
         """
+        check_user_ids(user)
+        check_message_id(message_id)
         with self._write() as conn:
             target = self._require_message(conn, message_id)
             if target.sender_id != user:
@@ -1055,6 +1172,8 @@ class MessageStore:
             NotPermittedError: ``user`` cannot see the message, or it is not a
                 content message.
         """
+        check_user_ids(user)
+        check_message_id(message_id)
         with self._write() as conn:
             target = self._require_message(conn, message_id)
             visible = conn.execute(
@@ -1141,6 +1260,7 @@ class MessageStore:
             InvalidCursorError: this database never issued ``cursor`` to ``user``.
             InvalidArgumentError: ``limit`` is not between 1 and 1000.
         """
+        check_user_ids(user)
         if not isinstance(limit, int) or not 1 <= limit <= MAX_SYNC_LIMIT:
             raise InvalidArgumentError(
                 f"limit {limit!r} is invalid; pass an int from 1 to {MAX_SYNC_LIMIT}"
@@ -1195,6 +1315,8 @@ class MessageStore:
             NotAMemberError: ``user`` was never a member.
             InvalidArgumentError: ``seq`` is negative or above the last seq.
         """
+        check_conversation_id(conversation)
+        check_user_ids(user)
         with self._write() as conn:
             self._require_conversation(conn, conversation)
             last_seq = conn.execute(sql.LAST_SEQ, (conversation,)).fetchone()[0]
@@ -1208,21 +1330,22 @@ class MessageStore:
                 "WHERE conversation_id = ? AND user_id = ?",
                 (seq, conversation, user),
             )
-            if cursor.rowcount != 1:
+            if cursor.rowcount == 0:
                 raise self._membership_error(conn, user, conversation)
         logger.debug("user %d read conversation %d up to %d", user, conversation, seq)
 
     def unread(self, user: int) -> UnreadCounts:
         """Count the messages ``user`` has not read, per conversation.
 
-        A message counts when another member sent it, its seq is above both
-        the user's read and join positions and at most their leave position,
+        A message counts when another member sent it during one of the
+        user's membership periods, its seq is above the user's read position,
         and it is neither recalled nor deleted for the user. Messages fanned
         out on write are counted from the inbox, the rest from the timelines.
 
         Raises:
             UnknownUserError: ``user`` does not exist.
         """
+        check_user_ids(user)
         counts: Counter[int] = Counter()
         with self._read() as conn:
             self._require_user(conn, user)
@@ -1241,41 +1364,42 @@ class MessageStore:
     ) -> list[Message]:
         """Return up to ``limit`` messages before ``before_seq``, oldest first.
 
-        Only messages visible to ``user`` are returned: after their history
-        position, at most their leave position, and neither recalled nor
-        deleted for them.
+        Only messages visible to ``user`` are returned: in one of their
+        membership periods, or before a period that began with
+        ``see_history``, and neither recalled nor deleted for them.
 
         Raises:
             UnknownUserError, UnknownConversationError: an id does not exist.
             NotAMemberError: ``user`` was never a member.
-            InvalidArgumentError: ``limit`` is not between 1 and 1000.
+            InvalidArgumentError: ``limit`` is not between 1 and 1000, or
+                ``before_seq`` is not an int.
         """
+        check_user_ids(user)
+        check_conversation_id(conversation)
         if not isinstance(limit, int) or not 1 <= limit <= MAX_SYNC_LIMIT:
             raise InvalidArgumentError(
                 f"limit {limit!r} is invalid; pass an int from 1 to {MAX_SYNC_LIMIT}"
             )
+        if before_seq is not None and (
+            not isinstance(before_seq, int) or isinstance(before_seq, bool)
+        ):
+            raise InvalidArgumentError(
+                f"before_seq {before_seq!r} is invalid; pass a seq as an int, or "
+                "None for the latest messages"
+            )
         with self._read() as conn:
             member = conn.execute(
-                "SELECT history_seq, coalesce(leave_seq, ("
-                "SELECT max(seq) FROM messages WHERE conversation_id = ?1), 0) "
-                "FROM members WHERE conversation_id = ?1 AND user_id = ?2",
+                "SELECT 1 FROM members WHERE conversation_id = ? AND user_id = ?",
                 (conversation, user),
             ).fetchone()
             if member is None:
                 raise self._membership_error(conn, user, conversation)
-            low, high = member
-            if before_seq is not None:
-                high = min(high, before_seq - 1)
             rows = conn.execute(
-                f"SELECT {sql.MESSAGE_COLUMNS} FROM messages m "
-                "WHERE conversation_id = :conversation AND seq > :low "
-                "AND seq <= :high AND type NOT IN ('recall', 'delete') "
-                f"AND {sql.NOT_REMOVED} ORDER BY seq DESC LIMIT :limit",
+                sql.HISTORY,
                 {
                     "conversation": conversation,
-                    "low": low,
-                    "high": high,
                     "user": user,
+                    "before": _clamp_seq(before_seq),
                     "limit": limit,
                 },
             ).fetchall()
