@@ -46,6 +46,47 @@ def test_round_robin_cycles_in_order():
     assert [balancer.pick() for _ in range(6)] == list("abcabc")
 
 
+def test_round_robin_fair_under_churn():
+    # Two picks between each add and remove of a flapping node: a rotation
+    # that restarted at every change would never reach c.
+    balancer = STRATEGIES["round_robin"](["a", "b", "c"])
+    picks = Counter()
+    for _ in range(300):
+        picks.update([balancer.pick(), balancer.pick()])
+        balancer.add("d")
+        balancer.remove("d")
+    assert picks == {"a": 200, "b": 200, "c": 200}
+
+
+def test_round_robin_finishes_round_after_change():
+    balancer = STRATEGIES["round_robin"](["a", "b", "c", "d"])
+    assert balancer.pick() == "a"
+    balancer.remove("c")
+    balancer.add("e")
+    # The round under way goes on with b and d, and e joins the next round.
+    assert [balancer.pick() for _ in range(6)] == list("bdabde")
+
+
+def test_swrr_fair_under_churn():
+    balancer = STRATEGIES["weighted_round_robin"]({"a": 5, "b": 1, "c": 1})
+    picks = []
+    for _ in range(350):
+        picks += [balancer.pick(), balancer.pick()]
+        balancer.add("d", 1)
+        balancer.remove("d")
+    # 700 picks are 100 whole periods of a a b a c a a.
+    assert Counter(picks) == {"a": 500, "b": 100, "c": 100}
+    assert picks[:7] == list("aabacaa")
+
+
+def test_swrr_weight_change_waits_for_period():
+    balancer = STRATEGIES["weighted_round_robin"]({"a": 2, "b": 1})
+    assert [balancer.pick() for _ in range(2)] == list("ab")
+    balancer.set_weight("b", 2)
+    # The rest of the period a b a comes first, then periods of a b.
+    assert [balancer.pick() for _ in range(5)] == list("aabab")
+
+
 def test_round_robin_rejects_weights():
     with pytest.raises(InvalidWeightError, match="'a'"):
         STRATEGIES["round_robin"]({"a": 2, "b": 1})

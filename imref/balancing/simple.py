@@ -45,12 +45,67 @@ class RandomBalancer(Balancer):
 
 @dataclass(frozen=True, slots=True)
 class _CycleSnapshot:
+    """Turns to serve: ``carried`` once, then ``schedule`` over and over.
+
+    ``carried`` is the rest of the round that was under way when membership
+    changed, without the nodes that left.
+    """
+
+    carried: tuple[str, ...]
     schedule: tuple[str, ...]
     counter: itertools.count
 
+    def node_at(self, turn: int) -> str:
+        """Return the node that serves ``turn``, counted from this snapshot's start."""
+        carried = self.carried
+        if turn < len(carried):
+            return carried[turn]
+        schedule = self.schedule
+        return schedule[(turn - len(carried)) % len(schedule)]
+
+
+def next_cycle_snapshot(
+    previous: _CycleSnapshot | None, schedule: tuple[str, ...]
+) -> _CycleSnapshot:
+    """Return a snapshot for ``schedule`` that first finishes the previous round.
+
+    A new snapshot that started its schedule at the first turn would starve
+    the nodes late in the schedule whenever membership changes more often
+    than once a round. So the new snapshot first serves the turns of the
+    interrupted round that are still due, for the nodes that stay, and then
+    starts ``schedule`` from its first turn. Every node that stays in the
+    pool for a whole round gets all its turns in that round. A node that
+    joins mid-round waits for the next round.
+    """
+    if previous is None:
+        return _CycleSnapshot((), schedule, itertools.count())
+
+    # Step 1: take the previous snapshot's next turn, which this snapshot
+    # serves instead. NOTE: a pick that races with the change and still
+    # reads the previous snapshot takes the turns after it, so during the
+    # swap a node may be picked once more than its share.
+    turn = next(previous.counter)
+
+    # Step 2: the rest of the interrupted round. A carried round is always
+    # unfinished, but a turn at the start of the schedule begins a new round,
+    # so nothing is due.
+    carried = previous.carried
+    if turn < len(carried):
+        due = carried[turn:]
+    else:
+        position = (turn - len(carried)) % len(previous.schedule)
+        due = previous.schedule[position:] if position else ()
+    members = set(schedule)
+    kept = tuple(node for node in due if node in members)
+    return _CycleSnapshot(kept, schedule, itertools.count())
+
 
 class RoundRobinBalancer(Balancer):
-    """Pick the nodes in turn, in the order given; weights are not supported."""
+    """Pick the nodes in turn, in the order given; weights are not supported.
+
+    When membership changes mid-round, the nodes still due in that round
+    are picked first, so a change never skips a node that stays.
+    """
 
     name = "round_robin"
     weighted = False
@@ -58,13 +113,12 @@ class RoundRobinBalancer(Balancer):
     def _build(self, weights: dict[str, float]) -> _CycleSnapshot:
         # next() on itertools.count is atomic in CPython, so concurrent picks
         # never return the same turn twice.
-        return _CycleSnapshot(tuple(weights), itertools.count())
+        return next_cycle_snapshot(getattr(self, "_snapshot", None), tuple(weights))
 
     def pick(self, key: object = None) -> str:
         """Return the next node in turn; ``key`` is ignored."""
         snapshot = self._snapshot
-        schedule = snapshot.schedule
-        return schedule[next(snapshot.counter) % len(schedule)]
+        return snapshot.node_at(next(snapshot.counter))
 
 
 def smooth_weighted_schedule(weights: dict[str, int]) -> tuple[str, ...]:
@@ -96,9 +150,13 @@ def smooth_weighted_schedule(weights: dict[str, int]) -> tuple[str, ...]:
 class SmoothWeightedRoundRobinBalancer(Balancer):
     """Smooth weighted round-robin as nginx does it, with integer weights.
 
-    The whole period is computed when membership changes, and ``pick`` walks
-    it with an atomic counter. A change restarts the period, as nginx resets
-    the current weights when its configuration is reloaded.
+    The whole period is computed when membership or a weight changes, and
+    ``pick`` walks it with an atomic counter. The change takes effect at the
+    next period: the turns still due in the current period are served first,
+    for the nodes that stay. So a node that stays for a whole period gets
+    exactly its weight's share of it, however often other nodes come and go.
+    nginx instead resets the current weights when its configuration is
+    reloaded, which restarts the period.
     """
 
     name = "weighted_round_robin"
@@ -118,13 +176,13 @@ class SmoothWeightedRoundRobinBalancer(Balancer):
                 f"weights {integers!r} give a period of {period} turns, above "
                 f"the limit of {MAX_SWRR_PERIOD}; use smaller weights"
             )
-        return _CycleSnapshot(smooth_weighted_schedule(integers), itertools.count())
+        schedule = smooth_weighted_schedule(integers)
+        return next_cycle_snapshot(getattr(self, "_snapshot", None), schedule)
 
     def pick(self, key: object = None) -> str:
         """Return the next node of the smooth weighted sequence; ``key`` is ignored."""
         snapshot = self._snapshot
-        schedule = snapshot.schedule
-        return schedule[next(snapshot.counter) % len(schedule)]
+        return snapshot.node_at(next(snapshot.counter))
 
 
 @dataclass(frozen=True, slots=True)
