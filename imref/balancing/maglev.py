@@ -20,7 +20,7 @@ import xxhash
 
 from imref.balancing.base import Balancer
 from imref.balancing.errors import InvalidOptionError
-from imref.balancing.hashing import key_bytes
+from imref.balancing.hashing import key_bytes, unencodable_key_error
 
 DEFAULT_TABLE_SIZE = 65_537
 
@@ -144,8 +144,12 @@ class Maglev(Balancer):
         """Return the backend in slot ``xxh3_64(key) % table_size``.
 
         Raises:
-            InvalidKeyError: if ``key`` is missing or not str or bytes.
+            InvalidKeyError: if ``key`` is missing, is not str or bytes,
+                or is a str that UTF-8 cannot encode.
         """
         table = self._snapshot.table
-        data = key.encode() if type(key) is str else key_bytes(key)
+        try:
+            data = key.encode() if type(key) is str else key_bytes(key)
+        except UnicodeEncodeError:
+            raise unencodable_key_error(key) from None
         return table[xxhash.xxh3_64_intdigest(data) % len(table)]
