@@ -25,6 +25,7 @@ from imref.balancing import (
     WeightTooSmallError,
     jump_hash,
 )
+from imref.balancing.maglev import MAX_TABLE_SIZE, is_prime
 
 GATEWAYS = [f"gw-{i}" for i in range(1, 11)]
 USERS = [f"user:{i}" for i in range(100_000)]
@@ -344,6 +345,16 @@ def test_maglev_bad_options():
         Maglev(["a"], table_size=7, permutations={"a": (0, 0)})
     with pytest.raises(InvalidOptionError, match="slots"):
         Maglev(["a", "b", "c"], table_size=2)
+
+
+def test_maglev_table_size_limit():
+    # 2**61 - 1 is prime: trial division would take minutes.
+    with pytest.raises(InvalidOptionError, match=str(2**61 - 1)):
+        Maglev(GATEWAYS, table_size=2**61 - 1)
+    with pytest.raises(InvalidOptionError, match="at most 1000003"):
+        Maglev(GATEWAYS, table_size=10_000_019)
+    assert is_prime(MAX_TABLE_SIZE)
+    assert not is_prime(MAX_TABLE_SIZE - 2)
 
 
 # Bounded loads.
