@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from imref.balancing.base import Balancer, LoadAware, LoadCounter
@@ -48,20 +49,22 @@ class _CycleSnapshot:
     """Turns to serve: ``carried`` once, then ``schedule`` over and over.
 
     ``carried`` is the rest of the round that was under way when membership
-    changed, without the nodes that left.
+    changed, without the nodes that left. ``turns`` yields ``(turn, node)``
+    pairs, with turns counted from 0 at this snapshot's start.
     """
 
     carried: tuple[str, ...]
     schedule: tuple[str, ...]
-    counter: itertools.count
+    turns: Iterator[tuple[int, str]]
 
-    def node_at(self, turn: int) -> str:
-        """Return the node that serves ``turn``, counted from this snapshot's start."""
-        carried = self.carried
-        if turn < len(carried):
-            return carried[turn]
-        schedule = self.schedule
-        return schedule[(turn - len(carried)) % len(schedule)]
+
+def _cycle_snapshot(
+    carried: tuple[str, ...], schedule: tuple[str, ...]
+) -> _CycleSnapshot:
+    # next() on this zip runs only C iterators, so it is atomic in CPython,
+    # and concurrent picks never take the same turn twice.
+    nodes = itertools.chain(carried, itertools.cycle(schedule))
+    return _CycleSnapshot(carried, schedule, zip(itertools.count(), nodes))
 
 
 def next_cycle_snapshot(
@@ -78,13 +81,13 @@ def next_cycle_snapshot(
     joins mid-round waits for the next round.
     """
     if previous is None:
-        return _CycleSnapshot((), schedule, itertools.count())
+        return _cycle_snapshot((), schedule)
 
     # Step 1: take the previous snapshot's next turn, which this snapshot
-    # serves instead. NOTE: a pick that races with the change and still
-    # reads the previous snapshot takes the turns after it, so during the
-    # swap a node may be picked once more than its share.
-    turn = next(previous.counter)
+    # serves instead. NOTE: picks that race with the change and still read
+    # the previous snapshot take the turns after it, which the new snapshot
+    # serves again, so during the swap a few turns may be served twice.
+    turn, _ = next(previous.turns)
 
     # Step 2: the rest of the interrupted round. A carried round is always
     # unfinished, but a turn at the start of the schedule begins a new round,
@@ -97,7 +100,7 @@ def next_cycle_snapshot(
         due = previous.schedule[position:] if position else ()
     members = set(schedule)
     kept = tuple(node for node in due if node in members)
-    return _CycleSnapshot(kept, schedule, itertools.count())
+    return _cycle_snapshot(kept, schedule)
 
 
 class RoundRobinBalancer(Balancer):
@@ -111,14 +114,11 @@ class RoundRobinBalancer(Balancer):
     weighted = False
 
     def _build(self, weights: dict[str, float]) -> _CycleSnapshot:
-        # next() on itertools.count is atomic in CPython, so concurrent picks
-        # never return the same turn twice.
         return next_cycle_snapshot(getattr(self, "_snapshot", None), tuple(weights))
 
     def pick(self, key: object = None) -> str:
         """Return the next node in turn; ``key`` is ignored."""
-        snapshot = self._snapshot
-        return snapshot.node_at(next(snapshot.counter))
+        return next(self._snapshot.turns)[1]
 
 
 def smooth_weighted_schedule(weights: dict[str, int]) -> tuple[str, ...]:
@@ -181,8 +181,7 @@ class SmoothWeightedRoundRobinBalancer(Balancer):
 
     def pick(self, key: object = None) -> str:
         """Return the next node of the smooth weighted sequence; ``key`` is ignored."""
-        snapshot = self._snapshot
-        return snapshot.node_at(next(snapshot.counter))
+        return next(self._snapshot.turns)[1]
 
 
 @dataclass(frozen=True, slots=True)
