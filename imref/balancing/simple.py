@@ -151,10 +151,10 @@ class SmoothWeightedRoundRobinBalancer(Balancer):
     """Smooth weighted round-robin as nginx does it, with integer weights.
 
     The whole period is computed when membership or a weight changes, and
-    ``pick`` walks it with an atomic counter. The change takes effect at the
+    ``pick`` walks it with an atomic iterator. The change takes effect at the
     next period: the turns still due in the current period are served first,
-    for the nodes that stay. So a node that stays for a whole period gets
-    exactly its weight's share of it, however often other nodes come and go.
+    for the nodes that stay. So in every period, a node that stays gets all
+    the turns of that period's schedule, however often other nodes change.
     nginx instead resets the current weights when its configuration is
     reloaded, which restarts the period.
     """
