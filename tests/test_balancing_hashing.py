@@ -20,10 +20,12 @@ from imref.balancing import (
     KetamaRing,
     Maglev,
     RendezvousHash,
+    UnencodableKeyError,
     UnsupportedOperationError,
     WeightTooSmallError,
     jump_hash,
 )
+from imref.balancing.maglev import MAX_TABLE_SIZE, is_prime
 
 GATEWAYS = [f"gw-{i}" for i in range(1, 11)]
 USERS = [f"user:{i}" for i in range(100_000)]
@@ -345,6 +347,16 @@ def test_maglev_bad_options():
         Maglev(["a", "b", "c"], table_size=2)
 
 
+def test_maglev_table_size_limit():
+    # 2**61 - 1 is prime: trial division would take minutes.
+    with pytest.raises(InvalidOptionError, match=str(2**61 - 1)):
+        Maglev(GATEWAYS, table_size=2**61 - 1)
+    with pytest.raises(InvalidOptionError, match="at most 1000003"):
+        Maglev(GATEWAYS, table_size=10_000_019)
+    assert is_prime(MAX_TABLE_SIZE)
+    assert not is_prime(MAX_TABLE_SIZE - 2)
+
+
 # Bounded loads.
 
 
@@ -380,3 +392,36 @@ def test_bounded_load_release_and_options():
         BoundedLoadRing(["a"], eps=0)
     with pytest.raises(InvalidOptionError, match="'x'"):
         BoundedLoadRing(["a"], eps="x")
+
+
+def test_bounded_load_eps_limit():
+    for eps in (1e308, 10**400, float("inf"), float("nan"), 100.5):
+        with pytest.raises(InvalidOptionError, match="at most 100"):
+            BoundedLoadRing(GATEWAYS, eps=eps)
+    balancer = BoundedLoadRing(["a", "b"], eps=100)
+    assert [balancer.pick(f"user:{i}") for i in range(3)]
+    assert balancer.cap() == 202
+
+
+@pytest.mark.parametrize("name", HASHING)
+def test_unencodable_key_raises(name):
+    balancer = STRATEGIES[name](GATEWAYS)
+    with pytest.raises(UnencodableKeyError, match="surrogate"):
+        balancer.pick("user:\ud800")
+    with pytest.raises(UnencodableKeyError, match=r"'user:\\udfff'"):
+        balancer.pick_many(["user:1", "user:\udfff"]) if hasattr(
+            balancer, "pick_many"
+        ) else balancer.pick("user:\udfff")
+    assert issubclass(UnencodableKeyError, InvalidKeyError)
+    assert issubclass(UnencodableKeyError, ValueError)
+
+
+def test_unencodable_key_in_other_entry_points():
+    with pytest.raises(UnencodableKeyError):
+        HashRing(GATEWAYS).hash_key("\ud800")
+    with pytest.raises(UnencodableKeyError):
+        KetamaRing(GATEWAYS).pick_point("\ud800")
+    with pytest.raises(UnencodableKeyError):
+        RendezvousHash(GATEWAYS).scores("\ud800")
+    with pytest.raises(UnencodableKeyError):
+        JumpHash.hash_key("\ud800")

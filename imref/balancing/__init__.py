@@ -7,7 +7,7 @@ load-aware strategies also offer ``release(node)``. ``STRATEGIES`` maps a
 name to each class.
 """
 
-from imref.balancing.base import Balancer, LoadAware
+from imref.balancing.base import MAX_WEIGHT, MIN_WEIGHT, Balancer, LoadAware
 from imref.balancing.bounded import BoundedLoadRing
 from imref.balancing.errors import (
     BalancingError,
@@ -18,8 +18,10 @@ from imref.balancing.errors import (
     InvalidOptionError,
     InvalidWeightError,
     ReleaseError,
+    UnencodableKeyError,
     UnknownNodeError,
     UnsupportedOperationError,
+    WeightOutOfRangeError,
     WeightTooSmallError,
 )
 from imref.balancing.jump import JumpHash, jump_hash
@@ -54,6 +56,8 @@ STRATEGIES: dict[str, type[Balancer]] = {
 }
 
 __all__ = [
+    "MAX_WEIGHT",
+    "MIN_WEIGHT",
     "STRATEGIES",
     "Balancer",
     "BalancingError",
@@ -76,8 +80,10 @@ __all__ = [
     "RendezvousHash",
     "RoundRobinBalancer",
     "SmoothWeightedRoundRobinBalancer",
+    "UnencodableKeyError",
     "UnknownNodeError",
     "UnsupportedOperationError",
+    "WeightOutOfRangeError",
     "WeightTooSmallError",
     "jump_hash",
 ]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 import numbers
 import threading
 from collections import deque
@@ -29,6 +28,7 @@ from imref.balancing.errors import (
     ReleaseError,
     UnknownNodeError,
     UnsupportedOperationError,
+    WeightOutOfRangeError,
 )
 
 logger = logging.getLogger("imref.balancing")
@@ -36,35 +36,66 @@ logger = logging.getLogger("imref.balancing")
 Nodes = Iterable[str] | Mapping[str, float]
 
 
+#: The accepted range of weights, the same for every strategy. A weight is
+#: a relative capacity, so a ratio of 10**12 between two nodes is far more
+#: than any pool needs. The bounds keep every sum and ratio of weights
+#: finite and above zero, also in ketama's single-precision arithmetic
+#: (float32 reaches about 3.4e38) and in the loads per unit of weight of
+#: least connections.
+MIN_WEIGHT = 1e-6
+MAX_WEIGHT = 1e6
+
+
 def check_node_name(node: object) -> str:
-    """Return ``node`` if it is a non-empty ``str``.
+    """Return ``node`` if it is a non-empty ``str`` that UTF-8 can encode.
 
     Raises:
-        InvalidNodeError: if ``node`` is not a str or is empty.
+        InvalidNodeError: if ``node`` is not a str, is empty, or contains a
+            lone surrogate, which has no UTF-8 encoding to hash.
     """
     if not isinstance(node, str) or not node:
         raise InvalidNodeError(
             f"node name must be a non-empty str, got {node!r}; "
             "name gateways such as 'gw-1'"
         )
+    try:
+        node.encode()
+    except UnicodeEncodeError:
+        raise InvalidNodeError(
+            f"node name {node!r} has no UTF-8 encoding because it contains a "
+            "lone surrogate; decode the name with errors='strict' or rename it"
+        ) from None
     return node
 
 
 def check_weight(node: str, weight: object) -> float:
-    """Return ``weight`` if it is a finite number above zero.
+    """Return ``weight`` if it is a number from ``MIN_WEIGHT`` to ``MAX_WEIGHT``.
+
+    Every strategy checks weights here, in the constructor, ``add`` and
+    ``set_weight``, before its own checks.
 
     Raises:
         InvalidWeightError: if ``weight`` is not a number, or is zero,
-            negative, infinite or NaN.
+            negative or NaN.
+        WeightOutOfRangeError: if ``weight`` is above zero but outside
+            ``MIN_WEIGHT`` to ``MAX_WEIGHT``, infinity included.
     """
     if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
         raise InvalidWeightError(
             f"weight of node {node!r} must be a number, got {weight!r}"
         )
-    if not math.isfinite(weight) or weight <= 0:
+    # Compare before any conversion to float: an int such as 10**400 has no
+    # float value, but compares with one exactly.
+    if weight != weight or weight <= 0:
         raise InvalidWeightError(
-            f"weight of node {node!r} must be a finite number above 0, "
-            f"got {weight!r}; remove the node instead of giving it weight 0"
+            f"weight of node {node!r} must be a number above 0, got {weight!r}; "
+            "remove the node instead of giving it weight 0"
+        )
+    if not MIN_WEIGHT <= weight <= MAX_WEIGHT:
+        raise WeightOutOfRangeError(
+            f"weight of node {node!r} must be from {MIN_WEIGHT:g} to "
+            f"{MAX_WEIGHT:g}, got {weight!r}; weights are relative, so scale "
+            "them all by the same factor"
         )
     return weight
 
@@ -230,6 +261,7 @@ class Balancer:
         """Remove ``node`` from the pool.
 
         Raises:
+            InvalidNodeError: if ``node`` is not a valid node name.
             UnknownNodeError: if ``node`` is not in the pool.
             EmptyPoolError: if ``node`` is the last node.
             UnsupportedOperationError: if the algorithm cannot remove it.
@@ -250,6 +282,7 @@ class Balancer:
         """Change the weight of ``node``.
 
         Raises:
+            InvalidNodeError: if ``node`` is not a valid node name.
             UnknownNodeError: if ``node`` is not in the pool.
             InvalidWeightError: for a bad weight.
             UnsupportedOperationError: if the algorithm has no weights.
@@ -275,6 +308,7 @@ class Balancer:
     # Helpers for subclasses.
 
     def _require_member(self, node: str) -> None:
+        check_node_name(node)
         if node not in self._weights:
             raise UnknownNodeError(
                 f"node {node!r} is not in the pool; known nodes: "
@@ -313,9 +347,11 @@ class LoadAware(Balancer):
         """End one connection on ``node``.
 
         Raises:
+            InvalidNodeError: if ``node`` is not a valid node name.
             UnknownNodeError: if ``node`` is not in the pool.
             ReleaseError: if ``node`` has no open connection.
         """
+        check_node_name(node)
         counters = self._snapshot.counters
         counter = counters.get(node)
         if counter is None:

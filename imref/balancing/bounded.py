@@ -19,8 +19,13 @@ from dataclasses import dataclass
 
 from imref.balancing.base import LoadAware, LoadCounter
 from imref.balancing.errors import InvalidOptionError
-from imref.balancing.hashing import HashFunction, key_bytes
+from imref.balancing.hashing import HashFunction, key_bytes, unencodable_key_error
 from imref.balancing.ring import HashRing, RingSnapshot
+
+#: The largest ``eps``. A cap of ``1 + eps`` times the mean load no longer
+#: binds once ``eps`` reaches ``n - 1``, so 100 already disables it for any
+#: pool of up to 101 nodes. Larger values only risk an overflow in the cap.
+MAX_EPS = 100.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +56,10 @@ class BoundedLoadRing(LoadAware, HashRing):
     ) -> None:
         if isinstance(eps, bool) or not isinstance(eps, int | float):
             raise InvalidOptionError(f"eps must be a number, got {eps!r}")
-        if not (math.isfinite(eps) and eps > 0):
+        if not 0 < eps <= MAX_EPS:
             raise InvalidOptionError(
-                f"eps must be a finite number above 0, got {eps!r}; 0.25 is usual"
+                f"eps must be above 0 and at most {MAX_EPS:g}, got {eps!r}; "
+                "0.25 is usual"
             )
         self.eps = eps
         super()._configure(vnodes=vnodes, hash=hash, hash_bits=hash_bits)
@@ -73,12 +79,16 @@ class BoundedLoadRing(LoadAware, HashRing):
         """Place ``key`` on the first node clockwise that is below the cap.
 
         Raises:
-            InvalidKeyError: if ``key`` is missing or not str or bytes.
+            InvalidKeyError: if ``key`` is missing, is not str or bytes,
+                or is a str that UTF-8 cannot encode.
         """
         snapshot = self._snapshot
         ring = snapshot.ring
         counters = snapshot.counters
-        data = key.encode() if type(key) is str else key_bytes(key)
+        try:
+            data = key.encode() if type(key) is str else key_bytes(key)
+        except UnicodeEncodeError:
+            raise unencodable_key_error(key) from None
         start = bisect_left(ring.positions, self._hash(data))
         placed = sum(counter.value for counter in snapshot.counter_list)
         cap = math.ceil((1 + self.eps) * (placed + 1) / len(snapshot.counter_list))

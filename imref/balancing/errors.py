@@ -31,12 +31,20 @@ class InvalidWeightError(BalancingError, ValueError):
     """A weight is not a finite positive number, or not one the strategy takes."""
 
 
+class WeightOutOfRangeError(InvalidWeightError):
+    """A weight is outside the range ``MIN_WEIGHT`` to ``MAX_WEIGHT``."""
+
+
 class WeightTooSmallError(InvalidWeightError):
     """A weight is so small that its node would get no point on the ring."""
 
 
 class InvalidKeyError(BalancingError, TypeError):
     """A key is missing or of a type that the strategy cannot hash."""
+
+
+class UnencodableKeyError(InvalidKeyError, ValueError):
+    """A str key has no UTF-8 encoding, such as one with a lone surrogate."""
 
 
 class InvalidOptionError(BalancingError, ValueError):

@@ -14,7 +14,11 @@ import mmh3
 import numpy as np
 import xxhash
 
-from imref.balancing.errors import InvalidKeyError, InvalidOptionError
+from imref.balancing.errors import (
+    InvalidKeyError,
+    InvalidOptionError,
+    UnencodableKeyError,
+)
 
 HashFunction = Callable[[bytes], int]
 
@@ -62,9 +66,13 @@ def key_bytes(key: object) -> bytes:
 
     Raises:
         InvalidKeyError: if ``key`` is None or not str or bytes-like.
+        UnencodableKeyError: if a str key contains a lone surrogate.
     """
     if isinstance(key, str):
-        return key.encode()
+        try:
+            return key.encode()
+        except UnicodeEncodeError:
+            raise unencodable_key_error(key) from None
     if isinstance(key, bytes | bytearray | memoryview):
         return bytes(key)
     if key is None:
@@ -74,6 +82,14 @@ def key_bytes(key: object) -> bytes:
     raise InvalidKeyError(
         f"key must be str or bytes, got {type(key).__name__} {key!r}; "
         f"format it first, for example f'user:{{user_id}}'"
+    )
+
+
+def unencodable_key_error(key: str) -> UnencodableKeyError:
+    """Return the error for a str key that has no UTF-8 encoding."""
+    return UnencodableKeyError(
+        f"key {key!r} has no UTF-8 encoding because it contains a lone "
+        "surrogate; decode the key with errors='strict' or pass its bytes"
     )
 
 

@@ -93,7 +93,8 @@ class JumpHash(Balancer):
         of its UTF-8 bytes. An int key is used directly, mod 2**64.
 
         Raises:
-            InvalidKeyError: if ``key`` is missing or not str, bytes or int.
+            InvalidKeyError: if ``key`` is missing, is not str, bytes or
+                int, or is a str that UTF-8 cannot encode.
         """
         nodes = self._snapshot
         return nodes[jump_hash(self.hash_key(key), len(nodes))]

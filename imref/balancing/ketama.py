@@ -43,7 +43,7 @@ from imref.balancing.errors import (
     InvalidWeightError,
     WeightTooSmallError,
 )
-from imref.balancing.hashing import key_bytes
+from imref.balancing.hashing import key_bytes, unencodable_key_error
 from imref.balancing.ring import RingSnapshot, build_ring_snapshot
 
 COMPAT_MODES = ("libketama", "uhashring")
@@ -156,10 +156,14 @@ class KetamaRing(Balancer):
         """Return the server for ``key`` as the compat target would.
 
         Raises:
-            InvalidKeyError: if ``key`` is missing or not str or bytes.
+            InvalidKeyError: if ``key`` is missing, is not str or bytes,
+                or is a str that UTF-8 cannot encode.
         """
         snapshot = self._snapshot
-        data = key.encode() if type(key) is str else key_bytes(key)
+        try:
+            data = key.encode() if type(key) is str else key_bytes(key)
+        except UnicodeEncodeError:
+            raise unencodable_key_error(key) from None
         position = _read_first_word(_md5(data).digest())[0]
         return snapshot.wrapped_owners[self._bisect(snapshot.positions, position)]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import xxhash
 
 from imref.balancing.base import Balancer
-from imref.balancing.hashing import key_bytes
+from imref.balancing.hashing import key_bytes, unencodable_key_error
 
 _SCALE = 1.0 / 2.0**64
 
@@ -61,10 +61,14 @@ class RendezvousHash(Balancer):
         """Return the node with the highest score for ``key``.
 
         Raises:
-            InvalidKeyError: if ``key`` is missing or not str or bytes.
+            InvalidKeyError: if ``key`` is missing, is not str or bytes,
+                or is a str that UTF-8 cannot encode.
         """
         snapshot = self._snapshot
-        data = key.encode() if type(key) is str else key_bytes(key)
+        try:
+            data = key.encode() if type(key) is str else key_bytes(key)
+        except UnicodeEncodeError:
+            raise unencodable_key_error(key) from None
         best, best_score = 0, -1.0
         score = self._score
         for i, seed in enumerate(snapshot.seeds):

@@ -24,7 +24,13 @@ from imref.balancing.errors import (
     InvalidWeightError,
     WeightTooSmallError,
 )
-from imref.balancing.hashing import HashFunction, key_bytes, resolve_hash, splitmix64
+from imref.balancing.hashing import (
+    HashFunction,
+    key_bytes,
+    resolve_hash,
+    splitmix64,
+    unencodable_key_error,
+)
 
 #: Upper bound on the points of one ring, which keeps a huge weight from
 #: exhausting memory.
@@ -198,10 +204,14 @@ class HashRing(Balancer):
         """Return the owner of the first point at or after the key's hash.
 
         Raises:
-            InvalidKeyError: if ``key`` is missing or not str or bytes.
+            InvalidKeyError: if ``key`` is missing, is not str or bytes,
+                or is a str that UTF-8 cannot encode.
         """
         snapshot = self._snapshot
-        data = key.encode() if type(key) is str else key_bytes(key)
+        try:
+            data = key.encode() if type(key) is str else key_bytes(key)
+        except UnicodeEncodeError:
+            raise unencodable_key_error(key) from None
         slot = bisect_left(snapshot.positions, self._hash(data))
         return snapshot.wrapped_owners[slot]
 
@@ -216,7 +226,8 @@ class HashRing(Balancer):
         ``pick("7")``.
 
         Raises:
-            InvalidKeyError: if a key is not str or bytes.
+            InvalidKeyError: if a key is not str or bytes, or is a str that
+                UTF-8 cannot encode.
         """
         snapshot = self._snapshot
         if isinstance(keys, np.ndarray) and keys.dtype.kind in "iu":
@@ -233,7 +244,8 @@ class HashRing(Balancer):
                 dtype=np.uint64,
                 count=len(keys),
             )
-        except TypeError:
+        except (TypeError, UnicodeEncodeError):
+            # key_bytes raises the InvalidKeyError that names the bad key.
             hashes = np.fromiter(
                 (hash_function(key_bytes(key)) for key in keys),
                 dtype=np.uint64,

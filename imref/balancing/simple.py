@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from imref.balancing.base import Balancer, LoadAware, LoadCounter
@@ -45,26 +46,79 @@ class RandomBalancer(Balancer):
 
 @dataclass(frozen=True, slots=True)
 class _CycleSnapshot:
+    """Turns to serve: ``carried`` once, then ``schedule`` over and over.
+
+    ``carried`` is the rest of the round that was under way when membership
+    changed, without the nodes that left. ``turns`` yields ``(turn, node)``
+    pairs, with turns counted from 0 at this snapshot's start.
+    """
+
+    carried: tuple[str, ...]
     schedule: tuple[str, ...]
-    counter: itertools.count
+    turns: Iterator[tuple[int, str]]
+
+
+def _cycle_snapshot(
+    carried: tuple[str, ...], schedule: tuple[str, ...]
+) -> _CycleSnapshot:
+    # next() on this zip runs only C iterators, so it is atomic in CPython,
+    # and concurrent picks never take the same turn twice.
+    nodes = itertools.chain(carried, itertools.cycle(schedule))
+    return _CycleSnapshot(carried, schedule, zip(itertools.count(), nodes))
+
+
+def next_cycle_snapshot(
+    previous: _CycleSnapshot | None, schedule: tuple[str, ...]
+) -> _CycleSnapshot:
+    """Return a snapshot for ``schedule`` that first finishes the previous round.
+
+    A new snapshot that started its schedule at the first turn would starve
+    the nodes late in the schedule whenever membership changes more often
+    than once a round. So the new snapshot first serves the turns of the
+    interrupted round that are still due, for the nodes that stay, and then
+    starts ``schedule`` from its first turn. Every node that stays in the
+    pool for a whole round gets all its turns in that round. A node that
+    joins mid-round waits for the next round.
+    """
+    if previous is None:
+        return _cycle_snapshot((), schedule)
+
+    # Step 1: take the previous snapshot's next turn, which this snapshot
+    # serves instead. NOTE: picks that race with the change and still read
+    # the previous snapshot take the turns after it, which the new snapshot
+    # serves again, so during the swap a few turns may be served twice.
+    turn, _ = next(previous.turns)
+
+    # Step 2: the rest of the interrupted round. A carried round is always
+    # unfinished, but a turn at the start of the schedule begins a new round,
+    # so nothing is due.
+    carried = previous.carried
+    if turn < len(carried):
+        due = carried[turn:]
+    else:
+        position = (turn - len(carried)) % len(previous.schedule)
+        due = previous.schedule[position:] if position else ()
+    members = set(schedule)
+    kept = tuple(node for node in due if node in members)
+    return _cycle_snapshot(kept, schedule)
 
 
 class RoundRobinBalancer(Balancer):
-    """Pick the nodes in turn, in the order given; weights are not supported."""
+    """Pick the nodes in turn, in the order given; weights are not supported.
+
+    When membership changes mid-round, the nodes still due in that round
+    are picked first, so a change never skips a node that stays.
+    """
 
     name = "round_robin"
     weighted = False
 
     def _build(self, weights: dict[str, float]) -> _CycleSnapshot:
-        # next() on itertools.count is atomic in CPython, so concurrent picks
-        # never return the same turn twice.
-        return _CycleSnapshot(tuple(weights), itertools.count())
+        return next_cycle_snapshot(getattr(self, "_snapshot", None), tuple(weights))
 
     def pick(self, key: object = None) -> str:
         """Return the next node in turn; ``key`` is ignored."""
-        snapshot = self._snapshot
-        schedule = snapshot.schedule
-        return schedule[next(snapshot.counter) % len(schedule)]
+        return next(self._snapshot.turns)[1]
 
 
 def smooth_weighted_schedule(weights: dict[str, int]) -> tuple[str, ...]:
@@ -96,9 +150,13 @@ def smooth_weighted_schedule(weights: dict[str, int]) -> tuple[str, ...]:
 class SmoothWeightedRoundRobinBalancer(Balancer):
     """Smooth weighted round-robin as nginx does it, with integer weights.
 
-    The whole period is computed when membership changes, and ``pick`` walks
-    it with an atomic counter. A change restarts the period, as nginx resets
-    the current weights when its configuration is reloaded.
+    The whole period is computed when membership or a weight changes, and
+    ``pick`` walks it with an atomic iterator. The change takes effect at the
+    next period: the turns still due in the current period are served first,
+    for the nodes that stay. So in every period, a node that stays gets all
+    the turns of that period's schedule, however often other nodes change.
+    nginx instead resets the current weights when its configuration is
+    reloaded, which restarts the period.
     """
 
     name = "weighted_round_robin"
@@ -118,13 +176,12 @@ class SmoothWeightedRoundRobinBalancer(Balancer):
                 f"weights {integers!r} give a period of {period} turns, above "
                 f"the limit of {MAX_SWRR_PERIOD}; use smaller weights"
             )
-        return _CycleSnapshot(smooth_weighted_schedule(integers), itertools.count())
+        schedule = smooth_weighted_schedule(integers)
+        return next_cycle_snapshot(getattr(self, "_snapshot", None), schedule)
 
     def pick(self, key: object = None) -> str:
         """Return the next node of the smooth weighted sequence; ``key`` is ignored."""
-        snapshot = self._snapshot
-        schedule = snapshot.schedule
-        return schedule[next(snapshot.counter) % len(schedule)]
+        return next(self._snapshot.turns)[1]
 
 
 @dataclass(frozen=True, slots=True)
