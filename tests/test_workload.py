@@ -312,6 +312,23 @@ def test_write_workload_into_file_raises(tmp_path):
         write_workload(generate("tiny", progress=False), blocker / "tiny")
 
 
+def test_cli_data_dir_file_exits_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["workload", "-q", "tiny", "--data-dir", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert f"--data-dir {str(blocker)!r} is not a folder" in err
+
+
+def test_cli_check_corrupt_file_exits_2(tiny_copy, capsys):
+    replace_table(tiny_copy, "users", b"not gzip")
+    argv = ["workload", "-q", "--check", "tiny", "--data-dir", str(tiny_copy)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "users.csv.gz' is not a complete gzip file" in err
+    assert "regenerate it with 'imref workload tiny'" in err
+
+
 def test_cli_check_reports_difference(tmp_path, capsys):
     class Args:
         names = ["tiny"]
