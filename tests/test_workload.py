@@ -2,6 +2,7 @@
 
 import dataclasses
 import gzip
+import shutil
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -237,6 +238,95 @@ def test_load_wrong_columns_raises(tmp_path):
         f.write("user,weight\n0,1.0\n")
     with pytest.raises(WorkloadError, match="expected \\['user_id', 'activity'\\]"):
         load("tiny", data_dir=tmp_path)
+
+
+@pytest.fixture
+def tiny_copy(tmp_path):
+    """Return a data folder that contains a copy of the committed tiny workload."""
+    shutil.copytree(DATA_DIR / "tiny", tmp_path / "tiny")
+    return tmp_path
+
+
+def replace_table(data_dir, table, data):
+    (data_dir / "tiny" / f"{table}.csv.gz").write_bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"user_id,activity\n0,1.0\n", "not a complete gzip file"),
+        (gzip.compress(b"user_id,activity\n0,1.0\n")[:-6], "not a complete gzip"),
+        (gzip.compress(b"user_id,activity\n0,\xff\n"), "not UTF-8"),
+        (gzip.compress(b""), "columns \\[\\]"),
+        (gzip.compress(b"user_id,activity\nabc,0.5\n"), "not of its column's type"),
+        (gzip.compress(b"user_id,activity\n0,high\n"), "not of its column's type"),
+        (gzip.compress(b"user_id,activity\n%d,1\n" % 2**70), "not of its column"),
+    ],
+    ids=["not-gzip", "truncated", "not-utf8", "empty", "bad-int", "bad-float", "huge"],
+)
+def test_load_malformed_file_raises(tiny_copy, data, reason):
+    replace_table(tiny_copy, "users", data)
+    with pytest.raises(WorkloadError, match=reason) as caught:
+        load("tiny", data_dir=tiny_copy)
+    message = str(caught.value)
+    assert "users.csv.gz" in message
+    assert "regenerate it with 'imref workload tiny'" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("user_id,activity\n0,0.5,9,9\n1,1.5\n", "line 2 has 4 fields, expected 2"),
+        ("user_id,activity\n0,0.5\n1,1.5,9\n", "line 3 has 3 fields, expected 2"),
+        ("user_id,activity\n0,0.5\n1\n", "line 3 has 1 field, expected 2"),
+        ("user_id,activity\n0,0.5\n\n1,1.5\n", "line 3 has 1 field, expected 2"),
+        ("user_id,activity\n0,0.5\n1,\n", "line 3 has activity='', expected a value"),
+    ],
+    ids=["long-first-row", "long-row", "short-row", "blank-line", "missing-value"],
+)
+def test_load_rejects_bad_row(tiny_copy, text, problem):
+    replace_table(tiny_copy, "users", gzip.compress(text.encode()))
+    with pytest.raises(WorkloadError, match=problem):
+        load("tiny", data_dir=tiny_copy)
+
+
+def test_load_rejects_unknown_category(tiny_copy):
+    text = "device_id,user_id,platform\n0,0,phone\n1,0,toaster\n"
+    replace_table(tiny_copy, "devices", gzip.compress(text.encode()))
+    with pytest.raises(WorkloadError, match="line 3 has platform='toaster'") as caught:
+        load("tiny", data_dir=tiny_copy)
+    assert "one of ['phone', 'tablet', 'desktop', 'web']" in str(caught.value)
+
+
+def test_load_accepts_str_data_dir(tiny_copy):
+    workload = load("tiny", data_dir=str(tiny_copy))
+    assert workload.users.equals(load("tiny").users)
+    with pytest.raises(WorkloadError, match="data_dir must be a str or a path"):
+        load("tiny", data_dir=42)
+
+
+def test_write_workload_into_file_raises(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(WorkloadError, match="cannot write workload 'tiny'"):
+        write_workload(generate("tiny", progress=False), blocker / "tiny")
+
+
+def test_cli_data_dir_file_exits_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["workload", "-q", "tiny", "--data-dir", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert f"--data-dir {str(blocker)!r} is not a folder" in err
+
+
+def test_cli_check_corrupt_file_exits_2(tiny_copy, capsys):
+    replace_table(tiny_copy, "users", b"not gzip")
+    argv = ["workload", "-q", "--check", "tiny", "--data-dir", str(tiny_copy)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "users.csv.gz' is not a complete gzip file" in err
+    assert "regenerate it with 'imref workload tiny'" in err
 
 
 def test_cli_check_reports_difference(tmp_path, capsys):

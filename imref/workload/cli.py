@@ -8,19 +8,36 @@ committed files instead of writing them.
 from __future__ import annotations
 
 import argparse
-import gzip
 import time
 from pathlib import Path
 
 
 def run_workload(args: argparse.Namespace) -> int:
-    """Regenerate or check the chosen workloads, returning 1 if a check differs."""
+    """Regenerate or check the chosen workloads, returning 1 if a check differs.
+
+    Raises:
+        WorkloadError: a name is unknown, ``--data-dir`` is not a folder, a
+            stored file is malformed, or a file cannot be written.
+    """
     from imref.tools.paths import DATA_DIR
-    from imref.workload import SPECS, TABLES, csv_text, generate, write_workload
-    from imref.workload.tables import check_name
+    from imref.workload import (
+        SPECS,
+        TABLES,
+        WorkloadError,
+        csv_text,
+        generate,
+        write_workload,
+    )
+    from imref.workload.tables import check_name, read_table_bytes
 
     names = [check_name(name) for name in args.names] or list(SPECS)
     data_dir = Path(args.data_dir) if args.data_dir else DATA_DIR
+    # Check before generating, which takes seconds for "default".
+    if data_dir.exists() and not data_dir.is_dir():
+        raise WorkloadError(
+            f"--data-dir {str(data_dir)!r} is not a folder; give a folder, or a "
+            "path that does not exist yet"
+        )
     status = 0
     for name in names:
         started = time.perf_counter()
@@ -35,11 +52,8 @@ def run_workload(args: argparse.Namespace) -> int:
             continue
         for table in TABLES:
             path = directory / f"{table}.csv.gz"
-            stored = (
-                gzip.decompress(path.read_bytes()).decode("utf-8")
-                if path.is_file()
-                else None
-            )
+            # A missing file differs, but a corrupt one raises WorkloadError.
+            stored = read_table_bytes(path).decode() if path.is_file() else None
             same = stored == csv_text(workload, table)
             print(f"{name}/{table}: {'same' if same else 'DIFFERS'}")
             status |= 0 if same else 1
