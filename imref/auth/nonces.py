@@ -79,6 +79,10 @@ class NonceCache:
     def check_and_add(self, key_id: str, nonce: str, now: float) -> None:
         """Record the nonce, or raise if it is in use or the cache is full.
 
+        ``RequestVerifier.verify`` inlines the case where this only records
+        the entry, so a change to the entry format or the checks here must be
+        made there too.
+
         The verifier passes only a key id and a nonce that match their
         patterns, and neither pattern allows ``:``, so no two of its pairs
         share an entry. Other callers whose values contain ``:`` can only get

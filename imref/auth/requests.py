@@ -318,8 +318,9 @@ class RequestVerifier:
         self.nonces = NonceCache(retention=2 * window, capacity=nonce_capacity)
         self.rejections: Counter[str] = Counter()
         self._clock = clock
-        self._hmac_keys_for = self.keys.hmac_keys_for
-        self._check_nonce = self.nonces.check_and_add
+        # The dict's own get, a C call, in place of KeyStore.hmac_keys_for: it
+        # returns None for an unknown key id. KeyStore never rebinds the dict.
+        self._hmac_keys_for = self.keys._hmac_keys.get
 
     def __repr__(self) -> str:
         return (
@@ -435,9 +436,14 @@ class RequestVerifier:
                 ) from None
             tag = a2b_base64(signature)
             if len(keys) == 1:
-                # One active secret, the usual case: the loop below would
-                # cost more than the single comparison.
-                matched = compare_digest(keys[0].digest(text), tag)
+                # One active secret, the usual case: HmacKey.digest inlined,
+                # because the call and the loop cost more than the comparison.
+                key = keys[0]
+                inner = key._inner_copy()
+                inner.update(text)
+                outer = key._outer_copy()
+                outer.update(inner.digest())
+                matched = compare_digest(outer.digest(), tag)
             else:
                 # Every active secret is tried, so the time taken does not
                 # tell which secret of a rotating key id matched.
@@ -452,7 +458,21 @@ class RequestVerifier:
                 )
 
             # Step 5, "nonce": unused within the retention time, then recorded.
-            self._check_nonce(key_id, nonce, now)
+            # The usual case of NonceCache.check_and_add, inlined to save a
+            # call: no rotation due, the entry unseen and room left. Any other
+            # case goes to check_and_add, which rotates, rejects or records.
+            nonces = self.nonces
+            entry = f"{key_id}:{nonce}"
+            current = nonces._current
+            if (
+                now < nonces._rotate_at
+                and entry not in current
+                and entry not in nonces._previous
+                and len(current) < nonces._current_capacity
+            ):
+                current.add(entry)
+            else:
+                nonces.check_and_add(key_id, nonce, now)
             # tuple.__new__ skips the slower generated NamedTuple.__new__.
             return tuple.__new__(VerifiedRequest, (key_id, issued, nonce, names))
         except AuthError as exc:
