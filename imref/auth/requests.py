@@ -445,8 +445,8 @@ class RequestVerifier:
                 ) from None
             tag = a2b_base64(signature)
             if len(keys) == 1:
-                # One active secret, the usual case: HmacKey.digest inlined,
-                # because the call and the loop cost more than the comparison.
+                # One active secret, the usual case: the steps of
+                # HmacKey.digest inlined, without the loop, to save a call.
                 key = keys[0]
                 inner_copy = key._inner_copy
                 outer_copy = key._outer_copy
