@@ -423,6 +423,20 @@ def test_nonce_kept_for_retention_time(signer, verifier, clock):
         verifier.verify(*request)
 
 
+def test_replay_found_in_previous_generation(signer, verifier, clock):
+    # Signed 300 s ahead and first seen now. A later request rotates the
+    # cache, so the replay finds the nonce in the previous generation.
+    clock.advance(300)
+    request = signed(signer)
+    clock.advance(-300)
+    verifier.verify(*request)
+    clock.advance(600)
+    verifier.verify(*signed(signer))
+    with pytest.raises(NonceReusedError):
+        verifier.verify(*request)
+    assert len(verifier.nonces) == 2
+
+
 def test_nonce_forgotten_after_twice_retention(clock):
     verifier = RequestVerifier({"partner-a": SECRET}, clock=clock, window=300)
     verifier.nonces.check_and_add("partner-a", "n" * 16, clock())

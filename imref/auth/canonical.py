@@ -58,7 +58,8 @@ SIGNED_HEADERS_HEADER = "X-Imref-Signed-Headers"
 _UNRESERVED = "-_.~"
 
 # A path made only of these is already canonical.
-_PLAIN_PATH = re.compile(r"[A-Za-z0-9/_.~-]*\Z")
+_PLAIN_PATH_PATTERN = r"[A-Za-z0-9/_.~-]*"
+_PLAIN_PATH = re.compile(_PLAIN_PATH_PATTERN + r"\Z")
 
 _HEADER_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}\Z")
 

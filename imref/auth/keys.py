@@ -59,6 +59,7 @@ class KeyStore:
 
     def __init__(self, keys: Mapping[str, str | bytes | Iterable[str | bytes]] = ()):
         self._secrets: dict[str, list[bytes]] = {}
+        # Changed in place only, because RequestVerifier keeps its get method.
         self._hmac_keys: dict[str, tuple[HmacKey, ...]] = {}
         for key_id, secrets in dict(keys).items():
             if isinstance(secrets, str | bytes):
