@@ -6,7 +6,7 @@ machines even where the absolute rates do not. Nodes are gw-1 to gw-10 and
 keys are user:0 to user:99999. A rate is the best of seven passes over all
 keys. Run from the repository root, in about a minute:
 
-    PYTHONPATH=$PWD python bench/balancing.py
+    .venv/bin/python bench/balancing.py
 """
 
 from __future__ import annotations
