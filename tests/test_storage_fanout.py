@@ -209,6 +209,23 @@ def test_devices_mode_check():
     assert "\n" not in repr(check_devices_mode("read"))
 
 
+def test_exercise_checks_normalise_text_answers():
+    assert check_rows_written("201").correct
+    assert check_rows_written(" 201 ").correct
+    assert check_rows_written(201.0).correct
+    assert check_rows_written("200").mistake == "forgot_message_row"
+    assert check_sync_seeks("30").correct
+    assert check_devices_mode("Both").correct
+    assert check_devices_mode(" both").correct
+    assert check_devices_mode("READ").mistake == "devices_as_read_fanout"
+
+
+def test_exercise_checks_reject_bool_as_count():
+    assert not check_rows_written(True).correct
+    assert check_rows_written(True).mistake == "other"
+    assert not check_sync_seeks(True).correct
+
+
 # Plots.
 
 
