@@ -103,6 +103,16 @@ def test_replay_agrees_with_model(tiny, mode, threshold):
     assert "\n" not in repr(result)
 
 
+def test_replay_repr_is_repeatable(tiny):
+    first = replay(tiny, "write", messages=200, sync_users=5)
+    second = replay(tiny, "write", messages=200, sync_users=5)
+
+    assert repr(first) == repr(second)
+    assert "us/" not in repr(first)
+    assert "us/send" in first.timings()
+    assert "us/sync" in first.timings()
+
+
 def test_replay_rows_by_mode(tiny):
     write = replay(tiny, "write", messages=300, sync_users=5)
     read = replay(tiny, "read", messages=300, sync_users=5)
