@@ -79,7 +79,7 @@ def test_charset_pitfall_with_us_ascii():
             "03d011eea0e1b805f991688d5c4ab1c35a6c3c8c4a4f08913c1e5f5d5cb5dd6c",
             "hex_instead_of_base64",
         ),
-        ("A9AR7qDhuAX5kWiNXEqxw1psPIxKTwiRPB5fXVy13Ww", None),
+        ("A9AR7qDhuAX5kWiNXEqxw1psPIxKTwiRPB5fXVy13Ww", "missing_padding"),
         ("not even close", None),
     ],
 )
@@ -99,6 +99,20 @@ def test_tag_exercise_names_more_mistakes():
     plain = base64.b64encode(hashlib.sha256(b"Hello, world!").digest()).decode()
     assert check_tag_exercise(swapped).mistake == "key_and_message_swapped"
     assert check_tag_exercise(plain).mistake == "hash_without_key"
+
+
+def test_tag_exercise_names_wrong_type():
+    answer = b"A9AR7qDhuAX5kWiNXEqxw1psPIxKTwiRPB5fXVy13Ww="
+    result = check_tag_exercise(answer)
+    assert not result.correct
+    assert result.mistake == "not_text"
+    assert ".decode()" in result.hint
+
+
+def test_tag_exercise_hint_hides_answer():
+    result = check_tag_exercise("not even close")
+    assert "imref.auth.sign" not in result.hint
+    assert "A9AR7q" not in result.hint
 
 
 @pytest.mark.parametrize(
@@ -126,6 +140,11 @@ def test_canonical_query_exercise(answer, correct, mistake):
         (0, False, "timestamp_alone"),
         (3600, False, "longer_than_needed"),
         (120, False, None),
+        ("600", True, None),
+        (" 600 ", True, None),
+        ("300", False, "one_side_of_window"),
+        ("ten minutes", False, "not_a_number"),
+        (None, False, "not_a_number"),
     ],
 )
 def test_nonce_retention_exercise(seconds, correct, mistake):

@@ -34,6 +34,8 @@ from imref.balancing.analysis import (
     mod_n_moved_fraction,
     moved_fraction,
     order_agreement,
+    restart_loads,
+    restart_table,
     ring_shares,
     simulate_max_load,
     simulate_max_share,
@@ -377,6 +379,50 @@ def test_keys_moved_table_has_mod_n_baseline():
     assert table.loc["mod_n", "on_remove"] == pytest.approx(9 / 10, abs=0.02)
     assert table.loc["random", "on_add"] == pytest.approx(10 / 11, abs=0.02)
     assert table.loc["ring", "on_add"] < 0.12
+
+
+def test_keys_moved_removes_middle_node():
+    moved = keys_moved(
+        "rendezvous", NODES, KEYS, new_node="gw-11", seed=SEED, removed=NODES[4]
+    )
+    assert moved.on_remove == pytest.approx(1 / len(NODES), abs=0.02)
+
+
+def test_keys_moved_jump_cannot_remove_middle():
+    moved = keys_moved("jump", NODES, KEYS, new_node="gw-11", seed=SEED, removed="gw-5")
+    assert math.isnan(moved.on_remove)
+    assert moved.on_add < 0.12
+
+
+def test_restart_loads_restarted_node_stays_light():
+    counts = restart_loads(
+        "ring", NODES, KEYS, restarted=NODES[-1], reconnects=500, seed=SEED
+    )
+    assert sum(counts.values()) == len(KEYS)
+    assert counts[NODES[-1]] < 0.25 * len(KEYS) / len(NODES)
+
+
+def test_restart_loads_least_connections_refills():
+    counts = restart_loads(
+        "least_connections", NODES, KEYS, restarted=NODES[-1], reconnects=500, seed=SEED
+    )
+    assert sum(counts.values()) == len(KEYS)
+    assert counts[NODES[-1]] >= 0.9 * len(KEYS) / len(NODES)
+
+
+def test_restart_table_columns():
+    table = restart_table(
+        NODES,
+        KEYS,
+        restarted=NODES[-1],
+        reconnects=500,
+        seed=SEED,
+        names=["random", "least_connections"],
+    )
+    assert list(table.columns) == ["restarted", "max", "restarted_over_mean"]
+    assert (
+        table.loc["random", "restarted"] < table.loc["least_connections", "restarted"]
+    )
 
 
 def test_order_agreement_hash_vs_counter():

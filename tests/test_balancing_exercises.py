@@ -40,6 +40,18 @@ def test_join_named_wrong_answers():
     )
 
 
+def test_join_accepts_measured_ring_count():
+    # A ring with 160 virtual nodes per gateway moved 0.0963 of 110,000 users.
+    assert check_keys_moved_on_join(10_593).correct
+    assert check_keys_moved_on_join(9_500).correct
+    assert check_keys_moved_on_join(10_500).correct
+
+
+def test_join_rejects_outside_tolerance():
+    assert not check_keys_moved_on_join(9_200).correct
+    assert not check_keys_moved_on_join(10_800).correct
+
+
 def test_join_unknown_wrong_answer():
     result = check_keys_moved_on_join(5_000)
     assert not result.correct
@@ -80,6 +92,19 @@ def test_random_max_load_right_answer():
     expected = 10_000 + math.sqrt(2 * 10_000 * math.log(10))
     assert expected == pytest.approx(10_214.6, abs=0.1)
     assert check_random_max_load(10_215).correct
+
+
+def test_random_max_load_accepts_simulated_values():
+    # Five simulated trials gave a fullest gateway of 10,131 on average.
+    assert check_random_max_load(10_131).correct
+    assert check_random_max_load(10_100).correct
+    assert check_random_max_load(10_300).correct
+
+
+def test_random_max_load_rejects_outside_band():
+    assert check_random_max_load(10_080).mistake is None
+    assert not check_random_max_load(10_080).correct
+    assert not check_random_max_load(10_330).correct
 
 
 def test_random_max_load_named_wrong_answers():

@@ -151,10 +151,13 @@ def test_max_load_draws_simulation_and_theory():
     labels = [line.get_label() for line in excess_ax.lines]
     assert labels == [
         "one choice, simulated",
-        "one choice, m/n + sqrt(2 (m/n) ln n)",
+        "one choice, sqrt(2 (m/n) ln n)",
         "two choices, simulated",
-        "two choices, m/n + ln ln n / ln 2",
+        "two choices, ln ln n / ln 2",
     ]
+    ratio_labels = [line.get_label() for line in ratio_ax.lines]
+    assert "one choice, m/n + sqrt(2 (m/n) ln n)" in ratio_labels
+    assert "two choices, m/n + ln ln n / ln 2" in ratio_labels
     for line in excess_ax.lines:
         assert list(line.get_xdata()) == [10, 100, 1_000]
     theory = excess_ax.lines[1].get_ydata()
@@ -168,6 +171,17 @@ def test_max_load_draws_simulation_and_theory():
     simulated = np.asarray(ratio_lines[0].get_ydata())
     assert simulated == pytest.approx(curve.one_choice / curve.mean)
     assert ratio_ax.get_xscale() == "log"
+
+
+def test_max_load_excess_axis_has_no_zero():
+    curve = max_load_curve([10, 100, 1_000], 10, seed=SEED, trials=1)
+    figure = plot_max_load(curve)
+    figure.canvas.draw()
+    _, excess_ax = figure.axes
+    assert excess_ax.get_yscale() == "log"
+    assert excess_ax.get_ylim()[0] > 0
+    labels = [tick.get_text() for tick in excess_ax.get_yticklabels()]
+    assert not any(label.strip("$") in ("0", "10^{-\\infty}") for label in labels)
 
 
 # -- ring drawn from a real HashRing, and the widget -------------------------

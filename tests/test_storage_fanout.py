@@ -103,6 +103,16 @@ def test_replay_agrees_with_model(tiny, mode, threshold):
     assert "\n" not in repr(result)
 
 
+def test_replay_repr_is_repeatable(tiny):
+    first = replay(tiny, "write", messages=200, sync_users=5)
+    second = replay(tiny, "write", messages=200, sync_users=5)
+
+    assert repr(first) == repr(second)
+    assert "us/" not in repr(first)
+    assert "us/send" in first.timings()
+    assert "us/sync" in first.timings()
+
+
 def test_replay_rows_by_mode(tiny):
     write = replay(tiny, "write", messages=300, sync_users=5)
     read = replay(tiny, "read", messages=300, sync_users=5)
@@ -207,6 +217,23 @@ def test_devices_mode_check():
     assert check_devices_mode("read").mistake == "devices_as_read_fanout"
     assert check_devices_mode("write").mistake == "devices_as_write_fanout"
     assert "\n" not in repr(check_devices_mode("read"))
+
+
+def test_exercise_checks_normalise_text_answers():
+    assert check_rows_written("201").correct
+    assert check_rows_written(" 201 ").correct
+    assert check_rows_written(201.0).correct
+    assert check_rows_written("200").mistake == "forgot_message_row"
+    assert check_sync_seeks("30").correct
+    assert check_devices_mode("Both").correct
+    assert check_devices_mode(" both").correct
+    assert check_devices_mode("READ").mistake == "devices_as_read_fanout"
+
+
+def test_exercise_checks_reject_bool_as_count():
+    assert not check_rows_written(True).correct
+    assert check_rows_written(True).mistake == "other"
+    assert not check_sync_seeks(True).correct
 
 
 # Plots.

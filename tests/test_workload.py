@@ -400,8 +400,22 @@ def test_plot_group_sizes_log_axes(tiny):
         n_sizes = tiny.groups["size"].nunique()
         assert len(large.get_offsets()) == n_large_sizes
         assert len(ordinary.get_offsets()) == n_sizes - n_large_sizes
-        (cap,) = ax.get_lines()
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        cap = lines[f"cap ({SPECS['tiny'].group_size_cap})"]
         assert cap.get_xdata()[0] == SPECS["tiny"].group_size_cap
+        assert "power law, slope -1" in lines
+        assert ax.get_ylabel() == "groups with at least s members"
+    finally:
+        plt.close(fig)
+
+
+def test_plot_group_sizes_counts_at_least(tiny):
+    fig = plot_group_sizes(tiny)
+    try:
+        ordinary = fig.axes[0].collections[0]
+        heights = ordinary.get_offsets()[:, 1]
+        assert heights[0] == len(tiny.groups)
+        assert (heights[1:] <= heights[:-1]).all()
     finally:
         plt.close(fig)
 

@@ -510,7 +510,27 @@ def check_tag_exercise(answer: str) -> ExerciseResult:
             "SHA-256(key + message) is not HMAC and is open to length extension",
         ),
     }
-    mistake, hint = mistakes.get(answer, (None, "compare with imref.auth.sign"))
+    if not isinstance(answer, str):
+        return ExerciseResult(
+            False,
+            "not_text",
+            f"expected the Base64 tag as a str, got {type(answer).__name__}; "
+            "call .decode() on bytes",
+        )
+    if answer and answer == base64.b64encode(tag).decode().rstrip("="):
+        return ExerciseResult(
+            False,
+            "missing_padding",
+            "standard Base64 pads 32 bytes to 44 characters with a final '='",
+        )
+    mistake, hint = mistakes.get(
+        answer,
+        (
+            None,
+            "compute HMAC-SHA256 with the key as the HMAC key, "
+            "then Base64-encode the 32 raw tag bytes",
+        ),
+    )
     return ExerciseResult(False, mistake, hint)
 
 
@@ -546,8 +566,22 @@ def check_canonical_query_exercise(answer: str) -> ExerciseResult:
     return ExerciseResult(False, mistake, hint)
 
 
-def check_nonce_retention_exercise(seconds: float) -> ExerciseResult:
-    """Check the shortest time a nonce must be kept for the 300 s window."""
+def check_nonce_retention_exercise(seconds: float | str) -> ExerciseResult:
+    """Check the shortest time a nonce must be kept for the 300 s window.
+
+    A numeric string such as ``"600"`` counts as that number of seconds.
+    """
+    if isinstance(seconds, str):
+        try:
+            seconds = float(seconds.strip())
+        except ValueError:
+            pass
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return ExerciseResult(
+            False,
+            "not_a_number",
+            f"expected a number of seconds, got {seconds!r}",
+        )
     if seconds == NONCE_RETENTION_SECONDS:
         return ExerciseResult(
             True, None, "a request may arrive 300 s early or 300 s late"

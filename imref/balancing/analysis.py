@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
+from imref.balancing.base import LoadAware
 from imref.balancing.errors import BalancingError
 
 
@@ -542,20 +543,23 @@ def keys_moved(
     new_node: str,
     seed: int,
     options: Mapping[str, Any] | None = None,
+    removed: str | None = None,
 ) -> KeysMoved:
-    """Measure the keys a strategy moves when a node joins or the last node leaves.
+    """Measure the keys a strategy moves when a node joins or one node leaves.
 
     Each measurement compares two fresh balancers that assign the same keys in
     the same order: one built on ``nodes``, and one built on ``nodes`` and then
-    changed with ``add(new_node)`` or ``remove(nodes[-1])``. The last node
-    leaves because jump hash can only remove its last bucket. The changed
-    balancer gets ``seed + 1``: a reconnecting user meets fresh random draws,
-    and reusing the seed would make a random strategy look stickier than it
-    is. A strategy whose ``add`` or ``remove`` raises gets NaN for that change.
+    changed with ``add(new_node)`` or ``remove(removed)``. ``removed`` defaults
+    to the last node, because jump hash can only remove its last bucket. The
+    changed balancer gets ``seed + 1``: a reconnecting user meets fresh random
+    draws, and reusing the seed would make a random strategy look stickier
+    than it is. A strategy whose ``add`` or ``remove`` raises gets NaN for
+    that change.
     """
 
     cls = _strategies()[name]
     options = dict(options or {})
+    removed = nodes[-1] if removed is None else removed
 
     before = assign(cls(list(nodes), seed=seed, **options), keys)
     results = []
@@ -565,7 +569,7 @@ def keys_moved(
             if change == "add":
                 balancer.add(new_node)
             else:
-                balancer.remove(nodes[-1])
+                balancer.remove(removed)
         except BalancingError:
             results.append(math.nan)
             continue
@@ -581,11 +585,13 @@ def keys_moved_table(
     seed: int,
     names: Iterable[str] | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
+    removed: str | None = None,
 ):
     """Measure keys moved for each strategy and for mod-n hashing, as a DataFrame.
 
-    The mod-n row hashes each key with xxh64 and takes it modulo the pool
-    size; its node for a key changes whenever that remainder does.
+    ``removed`` is the node that leaves, the last one by default. The mod-n
+    row hashes each key with xxh64 and takes it modulo the pool size, so its
+    node for a key changes whenever that remainder does, whichever node left.
     """
     import pandas as pd
 
@@ -594,7 +600,13 @@ def keys_moved_table(
     rows = []
     for name in chosen:
         moved = keys_moved(
-            name, nodes, keys, new_node=new_node, seed=seed, options=options.get(name)
+            name,
+            nodes,
+            keys,
+            new_node=new_node,
+            seed=seed,
+            options=options.get(name),
+            removed=removed,
         )
         rows.append((name, moved.on_add, moved.on_remove))
     n = len(nodes)
@@ -801,3 +813,79 @@ def max_load_m_equals_n(n: int, *, seed: int, trials: int = 3) -> dict[str, floa
         "ln n / ln ln n": max_load_one_choice_m_equals_n(n),
         "ln ln n / ln 2": max_load_two_choices_m_equals_n(n),
     }
+
+
+def restart_loads(
+    name: str,
+    nodes: Sequence[str],
+    keys: Sequence[Any],
+    *,
+    restarted: str,
+    reconnects: int,
+    seed: int,
+    options: Mapping[str, Any] | None = None,
+) -> dict[str, int]:
+    """Count the connections per node after one node restarts and some users reconnect.
+
+    Every key first connects once. Then ``restarted`` fails: it leaves the
+    pool, and its users reconnect to the others. It rejoins empty, and
+    ``reconnects`` users drawn at random (with ``seed``) disconnect and
+    connect again one at a time, as users do during a normal hour. Users who
+    do not reconnect keep their gateway, as long-lived connections do.
+
+    Raises:
+        BalancingError: if the strategy cannot remove ``restarted``.
+    """
+    balancer = _strategies()[name](list(nodes), seed=seed, **dict(options or {}))
+    owners = assign(balancer, keys)
+
+    # Step 1: the node fails, and its users reconnect to the nodes left.
+    balancer.remove(restarted)
+    for index in np.flatnonzero(owners == restarted):
+        owners[index] = balancer.pick(keys[index])
+
+    # Step 2: the node rejoins with no connection.
+    balancer.add(restarted)
+
+    # Step 3: some users reconnect, each releasing its old connection first.
+    rng = np.random.default_rng(seed)
+    for index in rng.choice(len(keys), size=reconnects, replace=False):
+        if isinstance(balancer, LoadAware):
+            balancer.release(owners[index])
+        owners[index] = balancer.pick(keys[index])
+    return load_counts(owners, nodes)
+
+
+def restart_table(
+    nodes: Sequence[str],
+    keys: Sequence[Any],
+    *,
+    restarted: str,
+    reconnects: int,
+    seed: int,
+    names: Iterable[str] | None = None,
+):
+    """Tabulate ``restart_loads`` for each strategy as a DataFrame.
+
+    Columns: the connections on the restarted node, the fullest node, and
+    the restarted node's load over the mean.
+    """
+    import pandas as pd
+
+    chosen = list(_strategies()) if names is None else list(names)
+    rows = []
+    for name in chosen:
+        counts = restart_loads(
+            name,
+            nodes,
+            keys,
+            restarted=restarted,
+            reconnects=reconnects,
+            seed=seed,
+        )
+        mean = sum(counts.values()) / len(counts)
+        rows.append(
+            (name, counts[restarted], max(counts.values()), counts[restarted] / mean)
+        )
+    columns = ["strategy", "restarted", "max", "restarted_over_mean"]
+    return pd.DataFrame(rows, columns=columns).set_index("strategy")

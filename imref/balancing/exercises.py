@@ -17,6 +17,8 @@ from imref.balancing.errors import BalancingError
 #: Exercise 1: users on a ring of gateways when one more gateway joins.
 JOIN_USERS = 110_000
 JOIN_GATEWAYS = 10
+#: Relative distance from users / (n + 1) that exercise 1 accepts.
+JOIN_TOLERANCE = 0.07
 
 #: Exercise 2: mod-n hashing when the pool grows from 10 to 11 gateways.
 MOD_N_BEFORE = 10
@@ -25,6 +27,9 @@ MOD_N_AFTER = 11
 #: Exercise 3: long-lived connections placed on gateways uniformly at random.
 RANDOM_CONNECTIONS = 100_000
 RANDOM_GATEWAYS = 10
+#: Range of the excess over the mean that exercise 3 accepts, as multiples
+#: of sqrt(2 (m/n) ln n).
+RANDOM_EXCESS_ACCEPTED = (0.4, 1.5)
 
 
 class ExerciseAnswerError(BalancingError, ValueError):
@@ -64,42 +69,56 @@ def _close(answer: float, target: float, rel: float) -> bool:
 def _check(
     answer: object,
     right: float,
-    rel: float,
+    accepted: tuple[float, float],
     wrong: list[tuple[str, float]],
     hint: str,
+    *,
+    rel: float,
 ) -> CheckResult:
-    # The right answer is tested first, so a mistake that happens to land
-    # within the tolerance of it never hides a correct answer.
+    """Judge ``answer`` against an accepted range and a list of known mistakes.
+
+    A known mistake matches within ``rel`` of its value and is tested first,
+    so an answer that reproduces a wrong formula to the unit is named even
+    when it falls inside the accepted range. Any other answer inside
+    ``accepted`` (inclusive) is right.
+    """
     value = _as_number(answer)
-    if _close(value, right, rel):
-        return CheckResult(True, None, f"{value:g} is right: about {right:g}")
     for mistake, number in wrong:
         if _close(value, number, rel):
             return CheckResult(
                 False, mistake, f"{value:g} is what you get if you {mistake}"
             )
+    low, high = accepted
+    if low <= value <= high:
+        return CheckResult(
+            True, None, f"{value:g} is right: about {right:g} ({low:g} to {high:g})"
+        )
     return CheckResult(False, None, f"{value:g} is not it; {hint}")
 
 
 def check_keys_moved_on_join(answer: object) -> CheckResult:
     """Check how many of 110,000 users move when an 11th gateway joins a ring of 10.
 
-    The answer is the ideal count, users / (n + 1), within 1%.
+    The ideal count is users / (n + 1), and any answer within 7% of it is
+    right: a ring with 160 virtual nodes per gateway moves about 6% more
+    or fewer users than the ideal, and the 1/n mistake is 10% above it.
 
     Raises:
         ExerciseAnswerError: if the answer is not a number.
     """
     users, n = JOIN_USERS, JOIN_GATEWAYS
+    ideal = users / (n + 1)
     return _check(
         answer,
-        right=users / (n + 1),
-        rel=0.01,
+        right=ideal,
+        accepted=(ideal * (1 - JOIN_TOLERANCE), ideal * (1 + JOIN_TOLERANCE)),
         wrong=[
             ("used 1/n instead of 1/(n+1)", users / n),
             ("counted keys that stayed", users * n / (n + 1)),
             ("counted every user, as mod-n hashing would move almost all", users),
         ],
         hint="the new gateway ends up with its fair share of the users",
+        rel=0.01,
     )
 
 
@@ -116,30 +135,38 @@ def check_mod_n_moved(answer: object) -> CheckResult:
     return _check(
         answer,
         right=right,
-        rel=0.001,
+        accepted=(right * 0.999, right * 1.001),
         wrong=[
             ("assumed mod-n hashing is as sticky as a ring", 1 / b),
             ("took 1/n as the keys that stay, not 1/(n+1)", 1 - 1 / a),
             (f"assumed every key moves, but residues below {min(a, b)} stay", 1.0),
         ],
         hint="count the residues h mod 110 for which h % 10 == h % 11",
+        rel=0.001,
     )
 
 
 def check_random_max_load(answer: object) -> CheckResult:
     """Check the estimated max load of 100,000 random connections on 10 gateways.
 
-    The answer is m/n + sqrt(2 (m/n) ln n), within 0.1%.
+    The estimate m/n + sqrt(2 (m/n) ln n) runs high for ten gateways, where
+    simulations put the fullest gateway 0.6 to 0.7 times sqrt(2 (m/n) ln n)
+    above the mean.
+    So any answer whose excess over the mean is between 0.4 and 1.5 times
+    sqrt(2 (m/n) ln n) is right, unless it reproduces a wrong formula to
+    within one connection.
 
     Raises:
         ExerciseAnswerError: if the answer is not a number.
     """
     m, n = RANDOM_CONNECTIONS, RANDOM_GATEWAYS
     mean = m / n
+    excess = math.sqrt(2 * mean * math.log(n))
+    low, high = RANDOM_EXCESS_ACCEPTED
     return _check(
         answer,
-        right=mean + math.sqrt(2 * mean * math.log(n)),
-        rel=0.001,
+        right=mean + excess,
+        accepted=(mean + low * excess, mean + high * excess),
         wrong=[
             ("gave the mean load, not the max", mean),
             ("used log base 10, not ln", mean + math.sqrt(2 * mean * math.log10(n))),
@@ -153,4 +180,5 @@ def check_random_max_load(answer: object) -> CheckResult:
             ),
         ],
         hint="start from the mean m/n and add sqrt(2 (m/n) ln n)",
+        rel=1 / mean,
     )

@@ -195,38 +195,54 @@ def plot_max_load(curve: MaxLoadCurve) -> Figure:
 
     The left panel shows max/mean, which tends to 1 for both. The right panel
     shows the excess max - mean on log axes: one choice grows like sqrt(m),
-    two choices stay flat.
+    two choices stay flat. Each panel's legend names the formula it plots,
+    and an excess of 0 has no place on a log axis, so it is left out.
     """
     m = curve.requests
     mean = curve.mean
     figure, (ratio_ax, excess_ax) = plt.subplots(1, 2, figsize=(11, 4))
+
+    # Each series: values, colour, style, label on the left, label on the right.
     series = [
-        ("one choice, simulated", curve.one_choice, "tab:red", "o-"),
+        (curve.one_choice, "tab:red", "o-", "one choice, simulated", None),
         (
-            "one choice, m/n + sqrt(2 (m/n) ln n)",
             curve.one_choice_theory,
             "tab:red",
             "--",
+            "one choice, m/n + sqrt(2 (m/n) ln n)",
+            "one choice, sqrt(2 (m/n) ln n)",
         ),
-        ("two choices, simulated", curve.two_choices, "tab:green", "s-"),
+        (curve.two_choices, "tab:green", "s-", "two choices, simulated", None),
         (
-            "two choices, m/n + ln ln n / ln 2",
             curve.two_choices_theory,
             "tab:green",
             "--",
+            "two choices, m/n + ln ln n / ln 2",
+            "two choices, ln ln n / ln 2",
         ),
     ]
-    for label, values, color, style in series:
-        ratio_ax.plot(m, values / mean, style, color=color, label=label, markersize=4)
-        excess_ax.plot(m, values - mean, style, color=color, label=label, markersize=4)
+    for values, color, style, ratio_label, excess_label in series:
+        ratio_ax.plot(
+            m, values / mean, style, color=color, label=ratio_label, markersize=4
+        )
+        excess = np.asarray(values - mean, dtype=float)
+        excess = np.where(excess > 0, excess, np.nan)
+        excess_ax.plot(
+            m,
+            excess,
+            style,
+            color=color,
+            label=excess_label or ratio_label,
+            markersize=4,
+        )
     ratio_ax.set_xscale("log")
     ratio_ax.set_xlabel("requests m")
     ratio_ax.set_ylabel("max load / mean load")
     ratio_ax.set_title(f"Relative imbalance on n = {curve.n} servers")
     ratio_ax.axhline(1, color="grey", linewidth=0.8)
+    ratio_ax.legend(fontsize="small")
     excess_ax.set_xscale("log")
-    excess_ax.set_yscale("symlog", linthresh=1)
-    excess_ax.set_ylim(bottom=0)
+    excess_ax.set_yscale("log")
     excess_ax.set_xlabel("requests m")
     excess_ax.set_ylabel("max load - mean load")
     excess_ax.set_title("Excess over the mean")

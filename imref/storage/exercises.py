@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 
@@ -18,9 +19,38 @@ class CheckResult:
         return f"CheckResult({verdict}: {self.message})"
 
 
+def _normalise_count(answer: object) -> object:
+    # A count may arrive as an int, a whole float or a string such as " 201".
+    # bool is left alone, because True would otherwise count as the number 1.
+    if isinstance(answer, bool):
+        return answer
+    if isinstance(answer, str):
+        text = answer.strip()
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                answer = float(text)
+            except ValueError:
+                return answer
+    if isinstance(answer, numbers.Real) and float(answer).is_integer():
+        return int(answer)
+    return answer
+
+
+def _normalise_mode(answer: object) -> object:
+    if isinstance(answer, str):
+        return answer.strip().lower()
+    return answer
+
+
 def _verdict(
     answer: object, expected: object, mistakes: dict, hint: str
 ) -> CheckResult:
+    if isinstance(answer, bool):
+        return CheckResult(
+            False, "other", f"{answer!r} is a bool, not an answer; {hint}"
+        )
     if answer == expected:
         return CheckResult(True, None, f"{answer!r} is right")
     for wrong, (name, why) in mistakes.items():
@@ -46,7 +76,10 @@ def check_rows_written(answer: object, group_size: int = 200) -> CheckResult:
         ),
     }
     return _verdict(
-        answer, 1 + group_size, mistakes, "count the message row and the inbox rows"
+        _normalise_count(answer),
+        1 + group_size,
+        mistakes,
+        "count the message row and the inbox rows",
     )
 
 
@@ -65,7 +98,7 @@ def check_sync_seeks(
         ),
     }
     return _verdict(
-        answer,
+        _normalise_count(answer),
         conversations,
         mistakes,
         "count the conversations that the user reads on sync",
@@ -86,7 +119,7 @@ def check_devices_mode(answer: object) -> CheckResult:
         ),
     }
     return _verdict(
-        answer,
+        _normalise_mode(answer),
         "both",
         mistakes,
         "answer 'read', 'write' or 'both'",

@@ -70,12 +70,19 @@ class ReplayResult:
     predicted_sync_statements: int
 
     def __repr__(self) -> str:
+        # Counts only: the times change from run to run, and a notebook that
+        # shows this repr must regenerate to the same file.
         return (
             f"ReplayResult({self.mode}, threshold={self.threshold}, "
             f"{self.messages:,} messages, {self.rows_written:,} rows, "
-            f"{self.send_seconds * 1e6 / max(self.messages, 1):.0f} us/send, "
             f"{self.syncs:,} syncs)"
         )
+
+    def timings(self) -> str:
+        """Format the measured mean time per send and per sync, in microseconds."""
+        per_send = self.send_seconds * 1e6 / max(self.messages, 1)
+        per_sync = self.sync_seconds * 1e6 / max(self.syncs, 1)
+        return f"{per_send:.0f} us/send, {per_sync:.0f} us/sync"
 
     def disagreements(self) -> dict[str, tuple[int, int]]:
         """Return ``{count: (measured, predicted)}`` for each count that differs."""

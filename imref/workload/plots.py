@@ -7,6 +7,7 @@ cell ends with ``plt.show()`` and a test can inspect what was drawn.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 
 from imref.workload.spec import PLATFORMS, SPECS
@@ -20,21 +21,36 @@ from imref.workload.tables import Workload
 
 
 def plot_group_sizes(workload: Workload) -> Figure:
-    """Plot how many groups have each size, on log-log axes.
+    """Plot how many groups have at least each size, on log-log axes.
 
-    Ordinary and large groups get one scatter each, and a dashed vertical line
-    marks the ordinary-group cap when the workload's spec is known.
+    This count (the complementary cumulative distribution) of a power law
+    p(k) ~ k**-a is close to a straight line of slope -(a - 1), which a dotted
+    line shows from the smallest size when the workload's spec is known. Raw
+    counts per size would flatten at one group per size in the tail. Ordinary
+    and large groups get one scatter each, and a dashed vertical line marks the
+    ordinary-group cap.
     """
     counts = group_size_counts(workload)
+    at_least = counts[::-1].cumsum()[::-1]
     large_sizes = set(workload.groups.loc[workload.groups["is_large"], "size"])
-    is_large = counts.index.isin(list(large_sizes))
+    is_large = at_least.index.isin(list(large_sizes))
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.scatter(counts.index[~is_large], counts[~is_large], s=12, label="ordinary")
+    ax.scatter(at_least.index[~is_large], at_least[~is_large], s=12, label="ordinary")
     ax.scatter(
-        counts.index[is_large], counts[is_large], s=30, marker="D", label="large"
+        at_least.index[is_large], at_least[is_large], s=30, marker="D", label="large"
     )
     spec = SPECS.get(workload.name)
     if spec is not None:
+        sizes = np.geomspace(spec.group_size_min, spec.group_size_cap, 50)
+        slope = spec.group_size_exponent - 1
+        reference = at_least.iloc[0] * (sizes / spec.group_size_min) ** -slope
+        ax.plot(
+            sizes,
+            reference,
+            color="black",
+            linestyle=":",
+            label=f"power law, slope -{slope:g}",
+        )
         ax.axvline(
             spec.group_size_cap,
             color="grey",
@@ -43,8 +59,8 @@ def plot_group_sizes(workload: Workload) -> Figure:
         )
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("group size (members)")
-    ax.set_ylabel("groups")
+    ax.set_xlabel("group size s (members)")
+    ax.set_ylabel("groups with at least s members")
     ax.set_title(f"Group sizes in workload {workload.name!r}")
     ax.legend()
     fig.tight_layout()
