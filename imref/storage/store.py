@@ -260,14 +260,20 @@ class MessageStore:
     def _prepare_schema(self, conn: sqlite3.Connection) -> bytes:
         """Create or upgrade the schema if needed and return the cursor key."""
         # Check the version and the tables before any statement that writes,
-        # so that a file this imref rejects is left unchanged.
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        # so that a file this imref rejects is left unchanged. One statement
+        # reads both from one snapshot: as two statements, another process
+        # could commit a new schema between them, and this one would see its
+        # tables without its version.
+        version, tables = conn.execute(
+            "SELECT user_version, (SELECT count(*) FROM sqlite_schema) "
+            "FROM pragma_user_version"
+        ).fetchone()
         if version > SCHEMA_VERSION:
             raise self._newer_schema_error(version)
-        if version == 0:
-            self._require_no_tables(conn)
+        if version == 0 and tables:
+            raise self._no_version_error()
         if version < SCHEMA_VERSION:
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._switch_to_wal(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 # Another process may have created or upgraded the schema
@@ -299,14 +305,36 @@ class MessageStore:
             )
         return row[0]
 
+    def _switch_to_wal(self, conn: sqlite3.Connection) -> None:
+        """Set WAL mode, retrying while other connections keep the file busy."""
+        # Switching the journal mode needs an exclusive lock. While another
+        # process creates the same new file, SQLite 3.40 returns SQLITE_BUSY
+        # for the switch at once, without waiting for the busy timeout, so
+        # this loop waits instead, up to the same timeout.
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.001
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = getattr(exc, "sqlite_errorname", "").startswith("SQLITE_BUSY")
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(2 * delay, 0.05)
+
     def _require_no_tables(self, conn: sqlite3.Connection) -> None:
         """Raise unless a file without a schema version is empty."""
         tables = conn.execute("SELECT count(*) FROM sqlite_schema")
         if tables.fetchone()[0]:
-            raise DatabaseFileError(
-                f"database file {self.path!r} has tables but no imref schema "
-                "version; pass the path of an imref database or of a new file"
-            )
+            raise self._no_version_error()
+
+    def _no_version_error(self) -> DatabaseFileError:
+        return DatabaseFileError(
+            f"database file {self.path!r} has tables but no imref schema "
+            "version; pass the path of an imref database or of a new file"
+        )
 
     def _newer_schema_error(self, version: int) -> DatabaseFileError:
         return DatabaseFileError(
