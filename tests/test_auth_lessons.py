@@ -106,13 +106,13 @@ def test_tag_exercise_names_wrong_type():
     result = check_tag_exercise(answer)
     assert not result.correct
     assert result.mistake == "not_text"
-    assert ".decode()" in result.hint
+    assert ".decode()" in result.message
 
 
 def test_tag_exercise_hint_hides_answer():
     result = check_tag_exercise("not even close")
-    assert "imref.auth.sign" not in result.hint
-    assert "A9AR7q" not in result.hint
+    assert "imref.auth.sign" not in result.message
+    assert "A9AR7q" not in result.message
 
 
 @pytest.mark.parametrize(

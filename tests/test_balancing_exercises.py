@@ -134,5 +134,5 @@ def test_answer_error_is_imref_and_value_error():
 def test_check_result_repr_one_line():
     text = repr(check_keys_moved_on_join(11_000))
     assert "\n" not in text
-    assert text.startswith("CheckResult(wrong: ")
+    assert text.startswith("CheckResult(wrong, ")
     assert "1/(n+1)" in text

@@ -123,3 +123,28 @@ def test_execute_writes_outputs(tmp_path):
     assert executed.cells[0].outputs[0]["data"]["text/plain"] == "42"
     assert executed.cells[0].execution_count == 1
     assert "execution" not in executed.cells[0].metadata
+
+
+def test_check_result_repr_names_mistake():
+    from imref.exercises import CheckResult
+
+    assert repr(CheckResult(True, None, "10 is right")) == (
+        "CheckResult(correct: 10 is right)"
+    )
+    assert repr(CheckResult(False, "used_1_over_n", "use 1/(n+1)")) == (
+        "CheckResult(wrong, used_1_over_n: use 1/(n+1))"
+    )
+    assert repr(CheckResult(False, None, "count again")) == (
+        "CheckResult(wrong, unrecognised: count again)"
+    )
+
+
+def test_chapters_share_check_result():
+    from imref.auth import lessons
+    from imref.balancing import exercises as balancing_exercises
+    from imref.exercises import CheckResult
+    from imref.storage import exercises as storage_exercises
+
+    assert lessons.CheckResult is CheckResult
+    assert balancing_exercises.CheckResult is CheckResult
+    assert storage_exercises.CheckResult is CheckResult

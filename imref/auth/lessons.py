@@ -33,6 +33,7 @@ from imref.auth.requests import (
     RequestSigner,
     RequestVerifier,
 )
+from imref.exercises import CheckResult
 
 DEMO_KEY_ID = "partner-a"
 DEMO_SECRET = "demo-secret-0123456789abcdef"
@@ -463,31 +464,17 @@ def charset_pitfall(
 # Exercises ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ExerciseResult:
-    """The verdict of an exercise self-check, naming a recognised mistake."""
-
-    correct: bool
-    mistake: str | None
-    hint: str
-
-    def __repr__(self) -> str:
-        if self.correct:
-            return "ExerciseResult(correct)"
-        return f"ExerciseResult(wrong: {self.mistake or 'unrecognised'}: {self.hint})"
-
-
 JAVA_DEMO_KEY = "my-secret-key"
 JAVA_DEMO_MESSAGE = "Hello, world!"
 
 
-def check_tag_exercise(answer: str) -> ExerciseResult:
+def check_tag_exercise(answer: str) -> CheckResult:
     """Check the Base64 HMAC-SHA256 of "Hello, world!" under "my-secret-key"."""
     key, message = JAVA_DEMO_KEY, JAVA_DEMO_MESSAGE
     tag = hmac_sha256(key, message)
     answer = answer.strip() if isinstance(answer, str) else answer
     if answer == base64.b64encode(tag).decode():
-        return ExerciseResult(True, None, "the tag matches the Java program's output")
+        return CheckResult(True, None, "the tag matches the Java program's output")
     mistakes = {
         tag.hex(): (
             "hex_instead_of_base64",
@@ -511,14 +498,14 @@ def check_tag_exercise(answer: str) -> ExerciseResult:
         ),
     }
     if not isinstance(answer, str):
-        return ExerciseResult(
+        return CheckResult(
             False,
             "not_text",
             f"expected the Base64 tag as a str, got {type(answer).__name__}; "
             "call .decode() on bytes",
         )
     if answer and answer == base64.b64encode(tag).decode().rstrip("="):
-        return ExerciseResult(
+        return CheckResult(
             False,
             "missing_padding",
             "standard Base64 pads 32 bytes to 44 characters with a final '='",
@@ -531,17 +518,17 @@ def check_tag_exercise(answer: str) -> ExerciseResult:
             "then Base64-encode the 32 raw tag bytes",
         ),
     )
-    return ExerciseResult(False, mistake, hint)
+    return CheckResult(False, mistake, hint)
 
 
 QUERY_EXERCISE_INPUT = "c=hello%20world&b=2&a=1&a=0"
 
 
-def check_canonical_query_exercise(answer: str) -> ExerciseResult:
+def check_canonical_query_exercise(answer: str) -> CheckResult:
     """Check the canonical form of ``QUERY_EXERCISE_INPUT``."""
     expected = canonical_query(QUERY_EXERCISE_INPUT)
     if answer == expected:
-        return ExerciseResult(
+        return CheckResult(
             True, None, "sorted by name, repeated values in sent order, and encoded"
         )
     mistakes = {
@@ -563,10 +550,10 @@ def check_canonical_query_exercise(answer: str) -> ExerciseResult:
         ),
     }
     mistake, hint = mistakes.get(answer, (None, "compare with canonical_query"))
-    return ExerciseResult(False, mistake, hint)
+    return CheckResult(False, mistake, hint)
 
 
-def check_nonce_retention_exercise(seconds: float | str) -> ExerciseResult:
+def check_nonce_retention_exercise(seconds: float | str) -> CheckResult:
     """Check the shortest time a nonce must be kept for the 300 s window.
 
     A numeric string such as ``"600"`` counts as that number of seconds.
@@ -577,29 +564,27 @@ def check_nonce_retention_exercise(seconds: float | str) -> ExerciseResult:
         except ValueError:
             pass
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        return ExerciseResult(
+        return CheckResult(
             False,
             "not_a_number",
             f"expected a number of seconds, got {seconds!r}",
         )
     if seconds == NONCE_RETENTION_SECONDS:
-        return ExerciseResult(
-            True, None, "a request may arrive 300 s early or 300 s late"
-        )
+        return CheckResult(True, None, "a request may arrive 300 s early or 300 s late")
     if seconds == NONCE_RETENTION_SECONDS // 2:
-        return ExerciseResult(
+        return CheckResult(
             False,
             "one_side_of_window",
             "the window extends 300 s into the future as well as the past",
         )
     if seconds == 0:
-        return ExerciseResult(
+        return CheckResult(
             False,
             "timestamp_alone",
             "without nonces a captured request can be replayed until it goes stale",
         )
     if seconds > NONCE_RETENTION_SECONDS:
-        return ExerciseResult(
+        return CheckResult(
             False, "longer_than_needed", "safe, but not the shortest time"
         )
-    return ExerciseResult(False, None, "too short: replays would get through")
+    return CheckResult(False, None, "too short: replays would get through")

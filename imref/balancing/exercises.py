@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
 
 from imref.balancing.errors import BalancingError
+from imref.exercises import CheckResult
 
 #: Exercise 1: users on a ring of gateways when one more gateway joins.
 JOIN_USERS = 110_000
@@ -34,19 +34,6 @@ RANDOM_EXCESS_ACCEPTED = (0.4, 1.5)
 
 class ExerciseAnswerError(BalancingError, ValueError):
     """An exercise answer is not a number."""
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """Outcome of a self-check: correct, or which known mistake was made."""
-
-    correct: bool
-    mistake: str | None
-    message: str
-
-    def __repr__(self) -> str:
-        verdict = "correct" if self.correct else "wrong"
-        return f"CheckResult({verdict}: {self.message})"
 
 
 def _as_number(answer: object) -> float:

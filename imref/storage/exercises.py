@@ -3,20 +3,8 @@
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The verdict on one answer: right or not, and which known mistake it is."""
-
-    correct: bool
-    mistake: str | None
-    message: str
-
-    def __repr__(self) -> str:
-        verdict = "correct" if self.correct else f"wrong ({self.mistake})"
-        return f"CheckResult({verdict}: {self.message})"
+from imref.exercises import CheckResult
 
 
 def _normalise_count(answer: object) -> object:
@@ -48,15 +36,13 @@ def _verdict(
     answer: object, expected: object, mistakes: dict, hint: str
 ) -> CheckResult:
     if isinstance(answer, bool):
-        return CheckResult(
-            False, "other", f"{answer!r} is a bool, not an answer; {hint}"
-        )
+        return CheckResult(False, None, f"{answer!r} is a bool, not an answer; {hint}")
     if answer == expected:
         return CheckResult(True, None, f"{answer!r} is right")
     for wrong, (name, why) in mistakes.items():
         if answer == wrong:
             return CheckResult(False, name, why)
-    return CheckResult(False, "other", f"{answer!r} is not right; {hint}")
+    return CheckResult(False, None, f"{answer!r} is not right; {hint}")
 
 
 def check_rows_written(answer: object, group_size: int = 200) -> CheckResult:
