@@ -65,6 +65,9 @@ def test_join_unknown_wrong_answer():
 def test_mod_n_right_answer():
     assert check_mod_n_moved(10 / 11).correct
     assert check_mod_n_moved(0.9091).correct
+    # 10/11 rounded to two decimals.
+    assert check_mod_n_moved(0.91).correct
+    assert not check_mod_n_moved(0.92).correct
     assert check_mod_n_moved(np.float64(100 / 110)).correct
 
 

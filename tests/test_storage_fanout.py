@@ -279,3 +279,23 @@ def test_threshold_cost_plot(tiny):
     fig = plot_threshold_costs(costs, choose_threshold(costs))
     ax = fig.axes[0]
     assert [list(line.get_xdata()) for line in ax.lines] == [[2, 10, 40]] * 3
+
+
+@pytest.mark.parametrize("count", ["0", "-3", "many"])
+def test_measure_rejects_invalid_count(capsys, count):
+    from imref.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["storage", "measure", "--messages", count])
+    assert exit_info.value.code == 2
+    assert f"invalid count {count!r}" in capsys.readouterr().err
+
+
+def test_measure_rejects_file_as_output(tmp_path, capsys):
+    from imref.cli import main
+
+    target = tmp_path / "results.txt"
+    target.write_text("keep me")
+    assert main(["storage", "measure", "--output", str(target)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert target.read_text() == "keep me"

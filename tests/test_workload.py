@@ -549,3 +549,13 @@ def test_silent_friendship_share_by_hand():
     empty = pd.DataFrame()
     workload = Workload("hand", empty, empty, friendships, empty, empty, messages)
     assert silent_friendship_share(workload) == 0.5
+
+
+def test_cli_check_missing_data_dir_exits_2(tmp_path, capsys):
+    from imref.cli import main
+
+    missing = tmp_path / "missing"
+    assert main(["workload", "--check", "-q", "--data-dir", str(missing), "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert "not found" in err
+    assert str(missing) in err

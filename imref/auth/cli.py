@@ -170,7 +170,9 @@ def _port(text: str) -> int:
 
 def _add_key_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--key-id", default="demo", help="key id to sign with (default: demo)"
+        "--key-id",
+        default="demo",
+        help="key id whose signatures the server accepts (default: demo)",
     )
     parser.add_argument(
         "--secret-env",

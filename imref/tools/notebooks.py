@@ -145,6 +145,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "action",
+        metavar="ACTION",
         choices=["run", "regenerate"],
         help="run: execute into a scratch folder; regenerate: execute in place",
     )

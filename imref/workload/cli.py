@@ -1,7 +1,7 @@
 """``imref workload``: regenerate the recorded workloads in ``data/``.
 
 Without names it regenerates every workload ("tiny" and "default"). With
-``--check`` it generates into memory and compares the CSV text with the
+--check it generates into memory and compares the CSV text with the
 committed files instead of writing them.
 """
 
@@ -37,6 +37,11 @@ def run_workload(args: argparse.Namespace) -> int:
         raise WorkloadError(
             f"--data-dir {str(data_dir)!r} is not a folder; give a folder, or a "
             "path that does not exist yet"
+        )
+    if args.check and not data_dir.is_dir():
+        raise WorkloadError(
+            f"--data-dir {str(data_dir)!r} not found, so there are no stored files "
+            "to check; give the folder that contains the workloads"
         )
     status = 0
     for name in names:
