@@ -246,8 +246,23 @@ def test_sign_command_without_secret_fails(monkeypatch, capsys):
         ["sign", "G ET", "http://127.0.0.1/x"],
         ["sign", "GET", "http://[::1"],
         ["sign", "POST", "http://127.0.0.1/x", "--data", "\udcff"],
+        ["sign", "GET", "http://127.0.0.1:99999/v1/ping"],
+        ["sign", "GET", "http://127.0.0.1:abc/v1/ping"],
+        ["sign", "GET", "http://user:pw@127.0.0.1/v1/ping"],
+        ["sign", "GET", "http://127.0.0.1/v1/ping#top"],
     ],
-    ids=["scheme", "header", "data-file", "method", "url", "non-utf8-data"],
+    ids=[
+        "scheme",
+        "header",
+        "data-file",
+        "method",
+        "url",
+        "non-utf8-data",
+        "port-range",
+        "port-text",
+        "user-info",
+        "fragment",
+    ],
 )
 def test_sign_command_bad_input(monkeypatch, capsys, argv):
     monkeypatch.setenv("IMREF_SECRET", SECRET)

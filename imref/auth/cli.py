@@ -97,8 +97,22 @@ def run_sign(args: argparse.Namespace) -> int:
         raise ImrefError(
             f"URL {args.url!r} is invalid ({exc}); give http://host:port/path"
         ) from None
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ImrefError(f"URL {args.url!r} is invalid; give http://host:port/path")
+    try:
+        # urlsplit checks the port only when it is read.
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port == -1:
+        raise ImrefError(
+            f"URL {args.url!r} has an invalid port; give a port from 1 to 65535"
+        )
+    if parts.username is not None or parts.fragment:
+        raise ImrefError(
+            f"URL {args.url!r} has a user name or a #fragment, which the request "
+            "would not send as signed; remove them"
+        )
     method = args.method.upper()
     body = _body(args)
     headers = dict(_parse_header(h) for h in args.header)
