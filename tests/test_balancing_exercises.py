@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from imref import ImrefError
-from imref.balancing import BalancingError
+from imref.balancing import BalancingError, analysis
 from imref.balancing.exercises import (
+    RANDOM_CONNECTIONS,
+    RANDOM_GATEWAYS,
     CheckResult,
     ExerciseAnswerError,
     check_keys_moved_on_join,
@@ -100,14 +102,47 @@ def test_random_max_load_right_answer():
 def test_random_max_load_accepts_simulated_values():
     # Five simulated trials gave a fullest gateway of 10,131 on average.
     assert check_random_max_load(10_131).correct
-    assert check_random_max_load(10_100).correct
-    assert check_random_max_load(10_300).correct
+    assert check_random_max_load(10_150).correct
+    assert check_random_max_load(10_200).correct
+    assert check_random_max_load(10_250).correct
+
+
+def test_random_max_load_accepts_long_simulation():
+    simulated = analysis.simulate_max_load(
+        np.array([RANDOM_CONNECTIONS]), RANDOM_GATEWAYS, choices=1, seed=0, trials=1_000
+    )[0]
+    assert simulated == pytest.approx(10_154, abs=1)
+    assert check_random_max_load(simulated).correct
 
 
 def test_random_max_load_rejects_outside_band():
     assert check_random_max_load(10_080).mistake is None
     assert not check_random_max_load(10_080).correct
     assert not check_random_max_load(10_330).correct
+
+
+def test_random_max_load_rejects_half_excess():
+    # The mean plus half of sqrt(2 (m/n) ln n) = 214.6 is about 10,107.
+    assert not check_random_max_load(10_100).correct
+    assert not check_random_max_load(10_107).correct
+    assert check_random_max_load(10_100).mistake is None
+
+
+def test_random_max_load_rejects_far_above_formula():
+    assert not check_random_max_load(10_300).correct
+    assert check_random_max_load(10_300).mistake is None
+
+
+def test_random_max_load_names_excess_only():
+    for answer in (215, 214.6, 131, 250):
+        result = check_random_max_load(answer)
+        _assert_mistake(result, "gave_excess_only")
+        assert "add the mean" in result.message
+
+
+def test_random_max_load_excess_outside_band_unnamed():
+    assert check_random_max_load(100).mistake is None
+    assert check_random_max_load(300).mistake is None
 
 
 def test_random_max_load_named_wrong_answers():

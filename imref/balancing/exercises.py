@@ -28,8 +28,8 @@ MOD_N_AFTER = 11
 RANDOM_CONNECTIONS = 100_000
 RANDOM_GATEWAYS = 10
 #: Range of the excess over the mean that exercise 3 accepts, as multiples
-#: of sqrt(2 (m/n) ln n).
-RANDOM_EXCESS_ACCEPTED = (0.4, 1.5)
+#: of sqrt(2 (m/n) ln n), which is 214.6 connections here.
+RANDOM_EXCESS_ACCEPTED = (0.55, 1.25)
 
 
 class ExerciseAnswerError(BalancingError, ValueError):
@@ -137,12 +137,17 @@ def check_mod_n_moved(answer: object) -> CheckResult:
 def check_random_max_load(answer: object) -> CheckResult:
     """Check the estimated max load of 100,000 random connections on 10 gateways.
 
-    The estimate m/n + sqrt(2 (m/n) ln n) runs high for ten gateways, where
-    simulations put the fullest gateway 0.6 to 0.7 times sqrt(2 (m/n) ln n)
-    above the mean.
-    So any answer whose excess over the mean is between 0.4 and 1.5 times
-    sqrt(2 (m/n) ln n) is right, unless it reproduces a wrong formula to
-    within one connection.
+    The estimate m/n + sqrt(2 (m/n) ln n) = 10,214.6 runs high for ten
+    gateways: 1,000 trials of ``analysis.simulate_max_load`` (seed 0) put the
+    fullest gateway 154 connections above the mean on average, about 0.7
+    times sqrt(2 (m/n) ln n).
+    So an answer is right when its excess over the mean is between 0.55 and
+    1.25 times sqrt(2 (m/n) ln n), from 10,118 to 10,268.
+    That range takes the notebook's five-trial simulation (10,131) and the
+    formula rounded to tens, but not the mean plus half the excess (10,107).
+    An answer that reproduces a wrong formula to within one connection is
+    named as that mistake, and so is an answer inside the accepted range of
+    the excess alone, without the mean.
 
     Raises:
         ExerciseAnswerError: if the answer is not a number.
@@ -151,8 +156,15 @@ def check_random_max_load(answer: object) -> CheckResult:
     mean = m / n
     excess = math.sqrt(2 * mean * math.log(n))
     low, high = RANDOM_EXCESS_ACCEPTED
+    value = _as_number(answer)
+    if low * excess <= value <= high * excess:
+        return CheckResult(
+            False,
+            "gave_excess_only",
+            f"{value:g} is the excess over the mean; add the mean m/n = {mean:g}",
+        )
     return _check(
-        answer,
+        value,
         right=mean + excess,
         accepted=(mean + low * excess, mean + high * excess),
         wrong=[
