@@ -1,13 +1,16 @@
 """Tests for the self-checks of the load-balancing exercises."""
 
 import math
+import re
 
 import numpy as np
 import pytest
 
 from imref import ImrefError
-from imref.balancing import BalancingError
+from imref.balancing import BalancingError, analysis
 from imref.balancing.exercises import (
+    RANDOM_CONNECTIONS,
+    RANDOM_GATEWAYS,
     CheckResult,
     ExerciseAnswerError,
     check_keys_moved_on_join,
@@ -32,12 +35,9 @@ def test_join_right_answer():
 
 
 def test_join_named_wrong_answers():
-    _assert_mistake(check_keys_moved_on_join(11_000), "used 1/n instead of 1/(n+1)")
-    _assert_mistake(check_keys_moved_on_join(100_000), "counted keys that stayed")
-    _assert_mistake(
-        check_keys_moved_on_join(110_000),
-        "counted every user, as mod-n hashing would move almost all",
-    )
+    _assert_mistake(check_keys_moved_on_join(11_000), "used_1_over_n")
+    _assert_mistake(check_keys_moved_on_join(100_000), "counted_staying_keys")
+    _assert_mistake(check_keys_moved_on_join(110_000), "counted_every_user")
 
 
 def test_join_accepts_measured_ring_count():
@@ -72,15 +72,9 @@ def test_mod_n_right_answer():
 
 
 def test_mod_n_named_wrong_answers():
-    _assert_mistake(
-        check_mod_n_moved(1 / 11), "assumed mod-n hashing is as sticky as a ring"
-    )
-    _assert_mistake(
-        check_mod_n_moved(0.9), "took 1/n as the keys that stay, not 1/(n+1)"
-    )
-    _assert_mistake(
-        check_mod_n_moved(1), "assumed every key moves, but residues below 10 stay"
-    )
+    _assert_mistake(check_mod_n_moved(1 / 11), "used_ring_fraction")
+    _assert_mistake(check_mod_n_moved(0.9), "used_1_over_n_staying")
+    _assert_mistake(check_mod_n_moved(1), "assumed_all_move")
 
 
 def test_mod_n_right_answer_matches_brute_force():
@@ -100,8 +94,17 @@ def test_random_max_load_right_answer():
 def test_random_max_load_accepts_simulated_values():
     # Five simulated trials gave a fullest gateway of 10,131 on average.
     assert check_random_max_load(10_131).correct
-    assert check_random_max_load(10_100).correct
-    assert check_random_max_load(10_300).correct
+    assert check_random_max_load(10_150).correct
+    assert check_random_max_load(10_200).correct
+    assert check_random_max_load(10_250).correct
+
+
+def test_random_max_load_accepts_long_simulation():
+    simulated = analysis.simulate_max_load(
+        np.array([RANDOM_CONNECTIONS]), RANDOM_GATEWAYS, choices=1, seed=0, trials=1_000
+    )[0]
+    assert simulated == pytest.approx(10_154, abs=1)
+    assert check_random_max_load(simulated).correct
 
 
 def test_random_max_load_rejects_outside_band():
@@ -110,22 +113,109 @@ def test_random_max_load_rejects_outside_band():
     assert not check_random_max_load(10_330).correct
 
 
+def test_random_max_load_rejects_half_excess():
+    # The mean plus half of sqrt(2 (m/n) ln n) = 214.6 is about 10,107.
+    assert not check_random_max_load(10_100).correct
+    assert not check_random_max_load(10_107).correct
+    assert check_random_max_load(10_100).mistake is None
+
+
+def test_random_max_load_rejects_far_above_formula():
+    assert not check_random_max_load(10_300).correct
+    assert check_random_max_load(10_300).mistake is None
+
+
+def test_random_max_load_names_excess_only():
+    for answer in (215, 214.6, 131, 250):
+        result = check_random_max_load(answer)
+        _assert_mistake(result, "gave_excess_only")
+        assert "add the mean" in result.message
+
+
+def test_random_max_load_excess_outside_band_unnamed():
+    assert check_random_max_load(100).mistake is None
+    assert check_random_max_load(300).mistake is None
+
+
 def test_random_max_load_named_wrong_answers():
-    _assert_mistake(check_random_max_load(10_000), "gave the mean load, not the max")
-    _assert_mistake(check_random_max_load(10_141), "used log base 10, not ln")
-    _assert_mistake(
-        check_random_max_load(10_679), "used m instead of m/n under the root"
+    _assert_mistake(check_random_max_load(10_000), "gave_mean")
+    _assert_mistake(check_random_max_load(10_141), "used_log10")
+    _assert_mistake(check_random_max_load(10_679), "used_m_not_mean")
+    _assert_mistake(check_random_max_load(10_152), "dropped_factor_2")
+
+
+def test_mistake_message_explains_once():
+    result = check_keys_moved_on_join(11_000)
+    assert result.message == "11000 is what you get if you used 1/n instead of 1/(n+1)"
+    assert repr(result) == (
+        "CheckResult(wrong, used_1_over_n: "
+        "11000 is what you get if you used 1/n instead of 1/(n+1))"
     )
-    _assert_mistake(check_random_max_load(10_152), "forgot the factor 2 under the root")
+
+
+def test_mistake_codes_are_snake_case():
+    results = [
+        check_keys_moved_on_join(11_000),
+        check_keys_moved_on_join(100_000),
+        check_keys_moved_on_join(110_000),
+        check_mod_n_moved(1 / 11),
+        check_mod_n_moved(0.9),
+        check_mod_n_moved(1),
+        check_random_max_load(10_000),
+        check_random_max_load(10_141),
+        check_random_max_load(10_679),
+        check_random_max_load(10_152),
+        check_random_max_load(215),
+    ]
+    for result in results:
+        assert re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", result.mistake), result
+        assert result.mistake not in result.message
 
 
 # -- answers that are not numbers --------------------------------------------
 
 
-@pytest.mark.parametrize("answer", ["many", None, [1], True, math.nan, math.inf])
+def test_numeric_string_answers_accepted():
+    assert check_keys_moved_on_join("10000").correct
+    assert check_keys_moved_on_join(" 10000\n").correct
+    assert check_keys_moved_on_join("1e4").correct
+    assert check_mod_n_moved("0.91").correct
+    assert check_random_max_load("10215").correct
+
+
+def test_numeric_string_wrong_answer_named():
+    _assert_mistake(check_keys_moved_on_join("11000"), "used_1_over_n")
+    _assert_mistake(check_random_max_load(" 215 "), "gave_excess_only")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "many",
+        "",
+        "  ",
+        "10,000",
+        "nan",
+        "inf",
+        None,
+        [1],
+        True,
+        False,
+        math.nan,
+        math.inf,
+    ],
+)
 def test_non_number_answer_raises(answer):
     with pytest.raises(ExerciseAnswerError, match="answer must be"):
         check_keys_moved_on_join(answer)
+
+
+def test_non_number_error_names_value_and_fix():
+    with pytest.raises(ExerciseAnswerError) as error:
+        check_keys_moved_on_join("many")
+    message = str(error.value)
+    assert "'many'" in message
+    assert "numeric string" in message
 
 
 def test_answer_error_is_imref_and_value_error():
