@@ -270,6 +270,31 @@ def test_sign_command_bad_input(monkeypatch, capsys, argv):
     assert "error:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("headers", "fix"),
+    [
+        (["Bad Name: x"], "letters, digits and '-'"),
+        (["X_Request_Id: x"], "letters, digits and '-'"),
+        (["X-Imref-Signature: x"], "remove it"),
+        (["X-Imref-Signed-Headers: date"], "remove it"),
+        (["Content-Type: text/plain"], "--content-type"),
+        (["X-Request-Id: a\r\nX-Other: b"], "control characters"),
+        (["X-Request-Id: 1", "x-request-id: 2"], "give each header once"),
+    ],
+    ids=["space", "underscore", "signature", "signed-headers", "type", "crlf", "twice"],
+)
+def test_sign_command_bad_header_named(monkeypatch, capsys, headers, fix):
+    monkeypatch.setenv("IMREF_SECRET", SECRET)
+    argv = ["sign", "POST", "http://127.0.0.1:8080/v1/messages"]
+    for header in headers:
+        argv += ["--header", header]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert f"--header {headers[-1]!r}" in error
+    assert fix in error
+    assert "X-Imref-Signed-Headers lists" not in error
+
+
 @pytest.mark.parametrize("port", ["99999", "-1", "http"])
 def test_auth_demo_rejects_invalid_port(monkeypatch, capsys, port):
     monkeypatch.setenv("IMREF_SECRET", SECRET)

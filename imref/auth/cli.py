@@ -55,11 +55,66 @@ def _body(args: argparse.Namespace) -> bytes:
     return b""
 
 
+def _is_control(char: str) -> bool:
+    # HTTP allows a tab inside a header value, but no other control character.
+    return char != "\t" and (ord(char) < 0x20 or ord(char) == 0x7F)
+
+
 def _parse_header(text: str) -> tuple[str, str]:
+    """Split one --header value into a name that can be signed and its value."""
+    from imref.auth import canonical
+    from imref.auth.errors import MalformedHeaderError
+
+    # The headers that imref sign computes itself.
+    auth_header_names = {
+        canonical.KEY_ID_HEADER.lower(),
+        canonical.TIMESTAMP_HEADER.lower(),
+        canonical.NONCE_HEADER.lower(),
+        canonical.SIGNATURE_HEADER.lower(),
+        canonical.SIGNED_HEADERS_HEADER.lower(),
+    }
     name, colon, value = text.partition(":")
-    if not colon or not name.strip():
+    name, value = name.strip(), value.strip()
+    if not colon or not name:
         raise ImrefError(f"--header {text!r} is invalid; write it as 'Name: value'")
-    return name.strip(), value.strip()
+    if name.lower() == "content-type":
+        raise ImrefError(
+            f"--header {text!r} is invalid; pass the type as --content-type instead"
+        )
+    if name.lower() in auth_header_names:
+        raise ImrefError(
+            f"--header {text!r} is invalid, because imref sign adds {name} "
+            "itself; remove it"
+        )
+    try:
+        canonical.parse_signed_header_names(name.lower())
+    except MalformedHeaderError:
+        raise ImrefError(
+            f"--header {text!r} is invalid; a header name to sign is 1 to 64 "
+            "letters, digits and '-', starting with a letter or digit"
+        ) from None
+    if any(_is_control(char) for char in value):
+        raise ImrefError(
+            f"--header {text!r} is invalid; remove the control characters "
+            "from its value"
+        )
+    return name, value
+
+
+def _parse_headers(texts: list[str]) -> dict[str, str]:
+    """Parse every --header value, rejecting a name given twice in any case."""
+    headers: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for text in texts:
+        name, value = _parse_header(text)
+        if name.lower() in seen:
+            raise ImrefError(
+                f"--header {text!r} repeats the header {seen[name.lower()]!r}; "
+                "give each header once"
+            )
+        seen[name.lower()] = name
+        headers[name] = value
+    return headers
 
 
 def _has_dot_segment(path: str) -> bool:
@@ -115,7 +170,8 @@ def run_sign(args: argparse.Namespace) -> int:
         )
     method = args.method.upper()
     body = _body(args)
-    headers = dict(_parse_header(h) for h in args.header)
+    headers = _parse_headers(args.header)
+    signed_headers = list(headers)
     # A request with a body always names its type, because curl would
     # otherwise send application/x-www-form-urlencoded, which was not signed.
     has_body = args.data is not None or args.data_file is not None
@@ -131,7 +187,7 @@ def run_sign(args: argparse.Namespace) -> int:
         parts.query,
         headers=headers,
         body=body,
-        signed_headers=[name for name, _ in map(_parse_header, args.header)],
+        signed_headers=signed_headers,
     )
     headers.update(auth)
     if args.curl:
