@@ -205,11 +205,19 @@ def run_demo(args: argparse.Namespace) -> int:
     from imref.auth.demo import run_demo_server
     from imref.auth.requests import RequestVerifier
 
+    # Rejected requests are logged as WARNING records, which the demo shows
+    # without -v. basicConfig does nothing if -v already configured logging.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     verifier = RequestVerifier({args.key_id: _secret_from_env(args.secret_env)})
 
     async def serve() -> None:
         async with run_demo_server(verifier, port=args.port) as base_url:
-            print(f"demo API on {base_url} (key id {args.key_id!r}); Ctrl-C stops it")
+            print(
+                f"demo API on {base_url} (key id {args.key_id!r}); Ctrl-C stops it",
+                flush=True,
+            )
             await asyncio.Event().wait()
 
     try:
