@@ -1,5 +1,6 @@
 """Chapter 4 teaching helpers, the flow figure and the ``imref sign`` command."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -237,6 +238,48 @@ def test_sign_command_without_secret_fails(monkeypatch, capsys):
     assert "IMREF_SECRET" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["sign", "auth-demo"])
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [("", "unset or empty"), ("0123456789", "is 10 bytes, which is too short")],
+    ids=["empty", "short"],
+)
+def test_secret_errors_suggest_one_command(
+    monkeypatch, capsys, command, secret, problem
+):
+    monkeypatch.setenv("MY_KEY", secret)
+    argv = [command, "--secret-env", "MY_KEY"]
+    if command == "sign":
+        argv += ["GET", "http://127.0.0.1:8080/v1/ping"]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert problem in error
+    assert "export MY_KEY=$(openssl rand -hex 32)" in error
+    assert "token_bytes" not in error
+
+
+def test_sign_command_non_utf8_secret_signed_as_bytes(monkeypatch, capsys):
+    secret = b"\xff" + SECRET.encode()
+    monkeypatch.setenv("IMREF_SECRET", os.fsdecode(secret))
+    assert main(["sign", "GET", "http://127.0.0.1:8080/v1/ping"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    headers = dict(line.split(": ", 1) for line in lines)
+    verifier = RequestVerifier({"demo": secret})
+    assert verifier.verify("GET", "/v1/ping", "", headers, b"").key_id == "demo"
+
+
+def test_sign_help_describes_body_options():
+    result = subprocess.run(
+        [sys.executable, "-m", "imref", "sign", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    help_text = " ".join(result.stdout.split())
+    assert "METHOD URL and BODY" not in help_text
+    assert "body given with --data or --data-file" in help_text
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -301,7 +344,10 @@ def test_auth_demo_rejects_invalid_port(monkeypatch, capsys, port):
     with pytest.raises(SystemExit) as exited:
         main(["auth-demo", "--port", port])
     assert exited.value.code == 2
-    assert f"port {port!r} is invalid" in capsys.readouterr().err
+    assert (
+        f"invalid port {port!r}; pass a number from 1 to 65535, or 0 for any free port"
+        in capsys.readouterr().err
+    )
 
 
 def test_auth_demo_port_in_use_fails(monkeypatch, capsys):

@@ -25,12 +25,36 @@ class MissingSecretError(ImrefError, ValueError):
     """The environment variable that should hold the secret is unset or empty."""
 
 
-def _secret_from_env(name: str) -> str:
-    secret = os.environ.get(name, "")
+class ShortSecretError(ImrefError, ValueError):
+    """The secret in the environment variable is shorter than imref accepts."""
+
+
+def _export_example(name: str) -> str:
+    # Every secret error suggests this command, because its output is text
+    # that an environment variable can contain.
+    return f"export {name}=$(openssl rand -hex 32)"
+
+
+def _secret_from_env(name: str) -> bytes:
+    """Return the secret in environment variable ``name`` as its raw bytes.
+
+    The bytes are what the variable contains, so a secret that is not UTF-8
+    is signed as it is.
+    """
+    from imref.auth.keys import MIN_SECRET_BYTES
+
+    # fsencode undoes the surrogateescape decoding that os.environ applies.
+    secret = os.fsencode(os.environ.get(name, ""))
     if not secret:
         raise MissingSecretError(
             f"environment variable {name!r} is unset or empty; export the secret "
-            f"there first, for example: export {name}=$(openssl rand -hex 32)"
+            f"there first, for example: {_export_example(name)}"
+        )
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ShortSecretError(
+            f"the secret in environment variable {name!r} is {len(secret)} bytes, "
+            f"which is too short; use at least {MIN_SECRET_BYTES} random bytes, "
+            f"for example: {_export_example(name)}"
         )
     return secret
 
@@ -241,16 +265,15 @@ def _port(text: str) -> int:
         port = -1
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(
-            f"port {text!r} is invalid; use 0 to 65535, 0 for a free port"
+            f"invalid port {text!r}; pass a number from 1 to 65535, or 0 for any "
+            "free port"
         )
     return port
 
 
-def _add_key_options(parser: argparse.ArgumentParser) -> None:
+def _add_key_options(parser: argparse.ArgumentParser, key_id_help: str) -> None:
     parser.add_argument(
-        "--key-id",
-        default="demo",
-        help="key id whose signatures the server accepts (default: demo)",
+        "--key-id", default="demo", help=f"{key_id_help} (default: demo)"
     )
     parser.add_argument(
         "--secret-env",
@@ -266,14 +289,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sign",
         help="print the auth headers that sign one HTTP request",
         description=(
-            "Sign METHOD URL and BODY with HMAC-SHA256 and print the X-Imref-* "
-            "headers, or with --curl a whole curl command. The secret is read "
+            "Sign one HTTP request with HMAC-SHA256 and print the X-Imref-* "
+            "headers, or with --curl a whole curl command. The signature covers "
+            "METHOD, the path and query of URL, the Content-Type, each --header "
+            "and the body given with --data or --data-file. The secret is read "
             f"from ${DEFAULT_SECRET_ENV} (see --secret-env). Sign just before "
             "sending: the server accepts a timestamp within 300 s."
         ),
     )
-    sign.add_argument("method", help="HTTP method, for example POST")
-    sign.add_argument("url", help="full URL, for example http://127.0.0.1:8080/v1/ping")
+    sign.add_argument("method", metavar="METHOD", help="HTTP method, for example POST")
+    sign.add_argument(
+        "url", metavar="URL", help="full URL, for example http://127.0.0.1:8080/v1/ping"
+    )
     body = sign.add_mutually_exclusive_group()
     body.add_argument("--data", help="request body as text, sent as UTF-8")
     body.add_argument(
@@ -293,7 +320,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="an extra header to send and sign; repeat for more",
     )
     sign.add_argument("--curl", action="store_true", help="print a curl command")
-    _add_key_options(sign)
+    _add_key_options(sign, "key id to sign with")
     sign.set_defaults(func=run_sign)
 
     demo = subparsers.add_parser(
@@ -310,5 +337,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=8080,
         help="TCP port, 0 for any free port (default: 8080)",
     )
-    _add_key_options(demo)
+    _add_key_options(demo, "key id whose signatures the server accepts")
     demo.set_defaults(func=run_demo)
