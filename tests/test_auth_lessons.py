@@ -1,5 +1,6 @@
 """Chapter 4 teaching helpers, the flow figure and the ``imref sign`` command."""
 
+import json
 import os
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from imref.auth.lessons import (
 )
 from imref.auth.plots import plot_verification_flow
 from imref.cli import main
+from imref.tools.paths import NOTEBOOKS_DIR
 
 
 def test_every_attack_stopped_by_expected_check():
@@ -371,3 +373,15 @@ def test_sign_help_runs_as_module():
     )
     assert result.returncode == 0
     assert "IMREF_SECRET" in result.stdout
+
+
+def test_notebook_catches_specific_exceptions():
+    notebook = json.loads((NOTEBOOKS_DIR / "04_hmac_api_auth.ipynb").read_text("utf-8"))
+    code = "\n".join(
+        "".join(cell["source"])
+        for cell in notebook["cells"]
+        if cell["cell_type"] == "code"
+    )
+    assert "except TokenExpiredError" in code
+    assert "except Exception" not in code
+    assert ".__name__ ==" not in code
