@@ -4,11 +4,15 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
 import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 
 import aiohttp
 import pytest
@@ -408,3 +412,123 @@ def test_rejection_warnings_are_rate_limited(caplog):
     warnings = [r for r in caplog.records if r.getMessage().startswith("rejected")]
     assert verifier.rejections["missing_header"] == 12
     assert len(warnings) == 10
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("POST", "/v1/ping", 405, "method_not_allowed"),
+        ("GET", "/v1/nowhere", 404, "not_found"),
+    ],
+    ids=["wrong-method", "unknown-path"],
+)
+def test_routing_errors_get_json(method, path, status, code):
+    async def send(session, base_url):
+        async with session.request(
+            method, f"{base_url}{path}", headers={"X-Request-Id": "r-1"}
+        ) as response:
+            return response.status, response.headers, await response.json()
+
+    received_status, headers, body = asyncio.run(_call(_verifier(), send))
+    assert received_status == status
+    assert headers["Content-Type"].startswith("application/json")
+    assert body["code"] == code
+    assert set(body) == {"code", "message"}
+    assert path in body["message"]
+    if status == 405:
+        assert headers["Allow"] == "GET,HEAD"
+
+
+def test_every_rejection_logged_as_warning(caplog):
+    async def send(session, base_url):
+        statuses = []
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as plain:
+            async with plain.get(f"{base_url}/v1/ping") as response:
+                statuses.append(response.status)
+            async with plain.post(
+                f"{base_url}/v1/messages", data=b"x" * (1024 * 1024)
+            ) as response:
+                statuses.append(response.status)
+                assert (await response.json())["code"] == "body_too_large"
+        for method, path, data in [
+            ("POST", "/v1/messages", b"[]"),
+            ("GET", "/v1/nowhere", None),
+            ("POST", "/v1/ping", None),
+        ]:
+            async with session.request(
+                method,
+                f"{base_url}{path}",
+                data=data,
+                headers={"X-Request-Id": "r-1"},
+            ) as response:
+                statuses.append(response.status)
+        return statuses
+
+    caplog.set_level("WARNING", logger="imref.auth")
+    statuses = asyncio.run(_call(_verifier(), send))
+    assert statuses == [401, 413, 400, 404, 405]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    codes = [
+        "missing_header",
+        "body_too_large",
+        "invalid_json",
+        "not_found",
+        "method_not_allowed",
+    ]
+    assert len(warnings) == len(codes), warnings
+    for message, code in zip(warnings, codes, strict=True):
+        assert message.startswith("rejected ")
+        assert f": {code} (1 so far)" in message
+
+
+def test_demo_rate_limits_routing_warnings(caplog):
+    async def send(session, base_url):
+        for _ in range(12):
+            async with session.get(
+                f"{base_url}/v1/nowhere", headers={"X-Request-Id": "r-1"}
+            ) as response:
+                assert response.status == 404
+
+    caplog.set_level("WARNING", logger="imref.auth")
+    asyncio.run(_call(_verifier(), send))
+    warnings = [r for r in caplog.records if "not_found" in r.getMessage()]
+    assert len(warnings) == 10
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ([], ["WARNING imref.auth: rejected GET /v1/ping"]),
+        (
+            ["-v"],
+            [
+                "INFO imref.auth: demo API listening on",
+                "WARNING imref.auth: rejected GET /v1/ping",
+            ],
+        ),
+    ],
+    ids=["default", "verbose"],
+)
+def test_auth_demo_command_logs_rejections(tmp_path, options, expected):
+    stderr_path = tmp_path / "stderr.txt"
+    env = {**os.environ, "IMREF_SECRET": SECRET}
+    with stderr_path.open("wb") as stderr:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "imref", *options, "auth-demo", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=env,
+        )
+        try:
+            first_line = server.stdout.readline().decode("utf-8")
+            base_url = first_line.split()[3]
+            with pytest.raises(urllib.error.HTTPError) as rejected:
+                urllib.request.urlopen(f"{base_url}/v1/ping", timeout=10)
+            assert rejected.value.code == 401
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+            server.stdout.close()
+    errors = stderr_path.read_text("utf-8")
+    for line in expected:
+        assert line in errors

@@ -1,5 +1,7 @@
 """Chapter 4 teaching helpers, the flow figure and the ``imref sign`` command."""
 
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from imref.auth.lessons import (
 )
 from imref.auth.plots import plot_verification_flow
 from imref.cli import main
+from imref.tools.paths import NOTEBOOKS_DIR
 
 
 def test_every_attack_stopped_by_expected_check():
@@ -237,6 +240,48 @@ def test_sign_command_without_secret_fails(monkeypatch, capsys):
     assert "IMREF_SECRET" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["sign", "auth-demo"])
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [("", "unset or empty"), ("0123456789", "is 10 bytes, which is too short")],
+    ids=["empty", "short"],
+)
+def test_secret_errors_suggest_one_command(
+    monkeypatch, capsys, command, secret, problem
+):
+    monkeypatch.setenv("MY_KEY", secret)
+    argv = [command, "--secret-env", "MY_KEY"]
+    if command == "sign":
+        argv += ["GET", "http://127.0.0.1:8080/v1/ping"]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert problem in error
+    assert "export MY_KEY=$(openssl rand -hex 32)" in error
+    assert "token_bytes" not in error
+
+
+def test_sign_command_non_utf8_secret_signed_as_bytes(monkeypatch, capsys):
+    secret = b"\xff" + SECRET.encode()
+    monkeypatch.setenv("IMREF_SECRET", os.fsdecode(secret))
+    assert main(["sign", "GET", "http://127.0.0.1:8080/v1/ping"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    headers = dict(line.split(": ", 1) for line in lines)
+    verifier = RequestVerifier({"demo": secret})
+    assert verifier.verify("GET", "/v1/ping", "", headers, b"").key_id == "demo"
+
+
+def test_sign_help_describes_body_options():
+    result = subprocess.run(
+        [sys.executable, "-m", "imref", "sign", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    help_text = " ".join(result.stdout.split())
+    assert "METHOD URL and BODY" not in help_text
+    assert "body given with --data or --data-file" in help_text
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -270,13 +315,41 @@ def test_sign_command_bad_input(monkeypatch, capsys, argv):
     assert "error:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("headers", "fix"),
+    [
+        (["Bad Name: x"], "letters, digits and '-'"),
+        (["X_Request_Id: x"], "letters, digits and '-'"),
+        (["X-Imref-Signature: x"], "remove it"),
+        (["X-Imref-Signed-Headers: date"], "remove it"),
+        (["Content-Type: text/plain"], "--content-type"),
+        (["X-Request-Id: a\r\nX-Other: b"], "control characters"),
+        (["X-Request-Id: 1", "x-request-id: 2"], "give each header once"),
+    ],
+    ids=["space", "underscore", "signature", "signed-headers", "type", "crlf", "twice"],
+)
+def test_sign_command_bad_header_named(monkeypatch, capsys, headers, fix):
+    monkeypatch.setenv("IMREF_SECRET", SECRET)
+    argv = ["sign", "POST", "http://127.0.0.1:8080/v1/messages"]
+    for header in headers:
+        argv += ["--header", header]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert f"--header {headers[-1]!r}" in error
+    assert fix in error
+    assert "X-Imref-Signed-Headers lists" not in error
+
+
 @pytest.mark.parametrize("port", ["99999", "-1", "http"])
 def test_auth_demo_rejects_invalid_port(monkeypatch, capsys, port):
     monkeypatch.setenv("IMREF_SECRET", SECRET)
     with pytest.raises(SystemExit) as exited:
         main(["auth-demo", "--port", port])
     assert exited.value.code == 2
-    assert f"port {port!r} is invalid" in capsys.readouterr().err
+    assert (
+        f"invalid port {port!r}; pass a number from 1 to 65535, or 0 for any free port"
+        in capsys.readouterr().err
+    )
 
 
 def test_auth_demo_port_in_use_fails(monkeypatch, capsys):
@@ -300,3 +373,15 @@ def test_sign_help_runs_as_module():
     )
     assert result.returncode == 0
     assert "IMREF_SECRET" in result.stdout
+
+
+def test_notebook_catches_specific_exceptions():
+    notebook = json.loads((NOTEBOOKS_DIR / "04_hmac_api_auth.ipynb").read_text("utf-8"))
+    code = "\n".join(
+        "".join(cell["source"])
+        for cell in notebook["cells"]
+        if cell["cell_type"] == "code"
+    )
+    assert "except TokenExpiredError" in code
+    assert "except Exception" not in code
+    assert ".__name__ ==" not in code

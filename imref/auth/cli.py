@@ -25,12 +25,36 @@ class MissingSecretError(ImrefError, ValueError):
     """The environment variable that should hold the secret is unset or empty."""
 
 
-def _secret_from_env(name: str) -> str:
-    secret = os.environ.get(name, "")
+class ShortSecretError(ImrefError, ValueError):
+    """The secret in the environment variable is shorter than imref accepts."""
+
+
+def _export_example(name: str) -> str:
+    # Every secret error suggests this command, because its output is text
+    # that an environment variable can contain.
+    return f"export {name}=$(openssl rand -hex 32)"
+
+
+def _secret_from_env(name: str) -> bytes:
+    """Return the secret in environment variable ``name`` as its raw bytes.
+
+    The bytes are what the variable contains, so a secret that is not UTF-8
+    is signed as it is.
+    """
+    from imref.auth.keys import MIN_SECRET_BYTES
+
+    # fsencode undoes the surrogateescape decoding that os.environ applies.
+    secret = os.fsencode(os.environ.get(name, ""))
     if not secret:
         raise MissingSecretError(
             f"environment variable {name!r} is unset or empty; export the secret "
-            f"there first, for example: export {name}=$(openssl rand -hex 32)"
+            f"there first, for example: {_export_example(name)}"
+        )
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ShortSecretError(
+            f"the secret in environment variable {name!r} is {len(secret)} bytes, "
+            f"which is too short; use at least {MIN_SECRET_BYTES} random bytes, "
+            f"for example: {_export_example(name)}"
         )
     return secret
 
@@ -55,11 +79,66 @@ def _body(args: argparse.Namespace) -> bytes:
     return b""
 
 
+def _is_control(char: str) -> bool:
+    # HTTP allows a tab inside a header value, but no other control character.
+    return char != "\t" and (ord(char) < 0x20 or ord(char) == 0x7F)
+
+
 def _parse_header(text: str) -> tuple[str, str]:
+    """Split one --header value into a name that can be signed and its value."""
+    from imref.auth import canonical
+    from imref.auth.errors import MalformedHeaderError
+
+    # The headers that imref sign computes itself.
+    auth_header_names = {
+        canonical.KEY_ID_HEADER.lower(),
+        canonical.TIMESTAMP_HEADER.lower(),
+        canonical.NONCE_HEADER.lower(),
+        canonical.SIGNATURE_HEADER.lower(),
+        canonical.SIGNED_HEADERS_HEADER.lower(),
+    }
     name, colon, value = text.partition(":")
-    if not colon or not name.strip():
+    name, value = name.strip(), value.strip()
+    if not colon or not name:
         raise ImrefError(f"--header {text!r} is invalid; write it as 'Name: value'")
-    return name.strip(), value.strip()
+    if name.lower() == "content-type":
+        raise ImrefError(
+            f"--header {text!r} is invalid; pass the type as --content-type instead"
+        )
+    if name.lower() in auth_header_names:
+        raise ImrefError(
+            f"--header {text!r} is invalid, because imref sign adds {name} "
+            "itself; remove it"
+        )
+    try:
+        canonical.parse_signed_header_names(name.lower())
+    except MalformedHeaderError:
+        raise ImrefError(
+            f"--header {text!r} is invalid; a header name to sign is 1 to 64 "
+            "letters, digits and '-', starting with a letter or digit"
+        ) from None
+    if any(_is_control(char) for char in value):
+        raise ImrefError(
+            f"--header {text!r} is invalid; remove the control characters "
+            "from its value"
+        )
+    return name, value
+
+
+def _parse_headers(texts: list[str]) -> dict[str, str]:
+    """Parse every --header value, rejecting a name given twice in any case."""
+    headers: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for text in texts:
+        name, value = _parse_header(text)
+        if name.lower() in seen:
+            raise ImrefError(
+                f"--header {text!r} repeats the header {seen[name.lower()]!r}; "
+                "give each header once"
+            )
+        seen[name.lower()] = name
+        headers[name] = value
+    return headers
 
 
 def _has_dot_segment(path: str) -> bool:
@@ -115,7 +194,8 @@ def run_sign(args: argparse.Namespace) -> int:
         )
     method = args.method.upper()
     body = _body(args)
-    headers = dict(_parse_header(h) for h in args.header)
+    headers = _parse_headers(args.header)
+    signed_headers = list(headers)
     # A request with a body always names its type, because curl would
     # otherwise send application/x-www-form-urlencoded, which was not signed.
     has_body = args.data is not None or args.data_file is not None
@@ -131,7 +211,7 @@ def run_sign(args: argparse.Namespace) -> int:
         parts.query,
         headers=headers,
         body=body,
-        signed_headers=[name for name, _ in map(_parse_header, args.header)],
+        signed_headers=signed_headers,
     )
     headers.update(auth)
     if args.curl:
@@ -149,11 +229,19 @@ def run_demo(args: argparse.Namespace) -> int:
     from imref.auth.demo import run_demo_server
     from imref.auth.requests import RequestVerifier
 
+    # Rejected requests are logged as WARNING records, which the demo shows
+    # without -v. basicConfig does nothing if -v already configured logging.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     verifier = RequestVerifier({args.key_id: _secret_from_env(args.secret_env)})
 
     async def serve() -> None:
         async with run_demo_server(verifier, port=args.port) as base_url:
-            print(f"demo API on {base_url} (key id {args.key_id!r}); Ctrl-C stops it")
+            print(
+                f"demo API on {base_url} (key id {args.key_id!r}); Ctrl-C stops it",
+                flush=True,
+            )
             await asyncio.Event().wait()
 
     try:
@@ -177,16 +265,15 @@ def _port(text: str) -> int:
         port = -1
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(
-            f"port {text!r} is invalid; use 0 to 65535, 0 for a free port"
+            f"invalid port {text!r}; pass a number from 1 to 65535, or 0 for any "
+            "free port"
         )
     return port
 
 
-def _add_key_options(parser: argparse.ArgumentParser) -> None:
+def _add_key_options(parser: argparse.ArgumentParser, key_id_help: str) -> None:
     parser.add_argument(
-        "--key-id",
-        default="demo",
-        help="key id whose signatures the server accepts (default: demo)",
+        "--key-id", default="demo", help=f"{key_id_help} (default: demo)"
     )
     parser.add_argument(
         "--secret-env",
@@ -202,14 +289,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sign",
         help="print the auth headers that sign one HTTP request",
         description=(
-            "Sign METHOD URL and BODY with HMAC-SHA256 and print the X-Imref-* "
-            "headers, or with --curl a whole curl command. The secret is read "
+            "Sign one HTTP request with HMAC-SHA256 and print the X-Imref-* "
+            "headers, or with --curl a whole curl command. The signature covers "
+            "METHOD, the path and query of URL, the Content-Type, each --header "
+            "and the body given with --data or --data-file. The secret is read "
             f"from ${DEFAULT_SECRET_ENV} (see --secret-env). Sign just before "
             "sending: the server accepts a timestamp within 300 s."
         ),
     )
-    sign.add_argument("method", help="HTTP method, for example POST")
-    sign.add_argument("url", help="full URL, for example http://127.0.0.1:8080/v1/ping")
+    sign.add_argument("method", metavar="METHOD", help="HTTP method, for example POST")
+    sign.add_argument(
+        "url", metavar="URL", help="full URL, for example http://127.0.0.1:8080/v1/ping"
+    )
     body = sign.add_mutually_exclusive_group()
     body.add_argument("--data", help="request body as text, sent as UTF-8")
     body.add_argument(
@@ -229,7 +320,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="an extra header to send and sign; repeat for more",
     )
     sign.add_argument("--curl", action="store_true", help="print a curl command")
-    _add_key_options(sign)
+    _add_key_options(sign, "key id to sign with")
     sign.set_defaults(func=run_sign)
 
     demo = subparsers.add_parser(
@@ -246,5 +337,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=8080,
         help="TCP port, 0 for any free port (default: 8080)",
     )
-    _add_key_options(demo)
+    _add_key_options(demo, "key id whose signatures the server accepts")
     demo.set_defaults(func=run_demo)

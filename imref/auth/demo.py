@@ -6,11 +6,16 @@ Routes, all behind ``verification_middleware``:
 - ``POST /v1/messages`` takes a JSON object and returns ``{"accepted": true,
   "key_id": ..., "body_bytes": ..., "body_sha256": ...}``, or 400 with
   ``{"code": "invalid_json", ...}`` if the verified body is not a JSON object.
+
+Every 4xx response, an unknown path (404) and a wrong method (405) included,
+has the JSON body ``{"code": ..., "message": ...}``. Rejected requests are
+logged as WARNING records on the ``imref.auth`` logger, with a rate limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import json
@@ -34,6 +39,79 @@ MAX_BODY_BYTES = 64 * 1024
 IDLE_TIMEOUT_SECONDS = 15.0
 
 
+# Like the verification middleware, log the first 10 rejections of each code
+# and then every 1000th, so a flood of bad requests cannot flood the log.
+LOGGED_REJECTIONS_PER_CODE = 10
+LOG_EVERY_NTH_REJECTION = 1000
+
+
+class RejectedRequest(Exception):
+    """A request that a demo handler rejects with a JSON error response."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _http_error_body(request: web.Request, exc: web.HTTPException) -> tuple[str, str]:
+    """Return the code and message of the JSON body for an aiohttp 4xx error."""
+    if isinstance(exc, web.HTTPNotFound):
+        return "not_found", (
+            f"no route for {request.rel_url.raw_path}; the demo serves "
+            "GET /v1/ping and POST /v1/messages"
+        )
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        return "method_not_allowed", (
+            f"method {request.method} is not allowed on "
+            f"{request.rel_url.raw_path}; use {allowed}"
+        )
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return "body_too_large", (
+            f"the body is larger than {request.client_max_size} bytes; "
+            "send a smaller body"
+        )
+    return exc.reason.lower().replace(" ", "_"), exc.text or exc.reason
+
+
+def _json_errors_middleware():
+    """Return a server middleware that turns every 4xx error into JSON and logs it."""
+    rejections: collections.Counter[str] = collections.Counter()
+
+    @web.middleware
+    async def json_errors(request: web.Request, handler):
+        headers = {}
+        try:
+            return await handler(request)
+        except RejectedRequest as exc:
+            status, code, message = exc.status, exc.code, exc.message
+        except web.HTTPException as exc:
+            if not 400 <= exc.status < 500:
+                raise
+            status = exc.status
+            code, message = _http_error_body(request, exc)
+            if "Allow" in exc.headers:
+                headers["Allow"] = exc.headers["Allow"]
+        rejections[code] += 1
+        count = rejections[code]
+        if count <= LOGGED_REJECTIONS_PER_CODE or count % LOG_EVERY_NTH_REJECTION == 0:
+            logger.warning(
+                "rejected %s %s from %s: %s (%d so far)",
+                request.method,
+                request.rel_url.raw_path,
+                request.remote,
+                code,
+                count,
+            )
+        return web.json_response(
+            {"code": code, "message": message}, status=status, headers=headers
+        )
+
+    return json_errors
+
+
 async def _ping(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "key_id": verified_request(request).key_id})
 
@@ -48,10 +126,7 @@ async def _post_message(request: web.Request) -> web.Response:
         # arrays or objects nested deeper than the interpreter's stack allows.
         message = None
     if not isinstance(message, dict):
-        return web.json_response(
-            {"code": "invalid_json", "message": "the body must be a JSON object"},
-            status=400,
-        )
+        raise RejectedRequest(400, "invalid_json", "the body must be a JSON object")
     return web.json_response(
         {
             "accepted": True,
@@ -65,7 +140,9 @@ async def _post_message(request: web.Request) -> web.Response:
 def make_demo_app(verifier: RequestVerifier) -> web.Application:
     """Build the demo API with ``verifier`` as its authentication middleware."""
     app = web.Application(
-        middlewares=[verification_middleware(verifier)],
+        # The first middleware wraps the second, so it also turns the 413
+        # that verification raises into JSON.
+        middlewares=[_json_errors_middleware(), verification_middleware(verifier)],
         client_max_size=MAX_BODY_BYTES,
     )
     app.router.add_get("/v1/ping", _ping)
