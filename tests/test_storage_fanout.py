@@ -25,6 +25,7 @@ from imref.storage.plots import (
 from imref.storage.simulate import replay, sample_syncing_users
 from imref.storage.tuning import (
     UnitCosts,
+    cheaper_modes,
     choose_threshold,
     crossover_messages,
     load_results,
@@ -171,6 +172,43 @@ def test_choose_threshold_takes_cheapest():
 def test_crossover_messages():
     # 10 syncs a day for a week, at 1 us per seek, against 10 us per row.
     assert crossover_messages(UNITS, syncs_per_user_per_day=10) == pytest.approx(7.0)
+
+
+def test_cheaper_modes_by_hand():
+    groups = pd.DataFrame(
+        {
+            "messages": [1, 3, 6, 10],
+            "write_seconds": [1.0, 2.0, 8.0, 9.0],
+            "read_seconds": [4.0, 2.0, 5.0, 3.0],
+        }
+    )
+    modes = cheaper_modes(groups)
+    assert modes.groups_on_read == 2
+    assert modes.groups_on_write == 2  # the tie at 2.0 goes to write
+    assert modes.read_message_share == pytest.approx(16 / 20)
+    assert modes.max_messages_on_write == 3
+    # All on read costs 14 s; the cheaper mode of each costs 1 + 2 + 5 + 3.
+    assert modes.saving_over_all_read == pytest.approx(1 - 11 / 14)
+
+
+def test_cheaper_modes_all_on_write():
+    groups = pd.DataFrame(
+        {"messages": [0, 2], "write_seconds": [0.0, 1.0], "read_seconds": [1.0, 2.0]}
+    )
+    modes = cheaper_modes(groups)
+    assert modes.groups_on_read == 0
+    assert modes.read_message_share == 0.0
+    assert modes.max_messages_on_write == 2
+    assert modes.saving_over_all_read == pytest.approx(1 - 1 / 3)
+
+
+def test_cheaper_modes_repr_names_counts():
+    groups = pd.DataFrame(
+        {"messages": [4, 6], "write_seconds": [1.0, 9.0], "read_seconds": [2.0, 3.0]}
+    )
+    text = repr(cheaper_modes(groups))
+    assert "cheaper on read: 1 groups with 60.0% of group messages" in text
+    assert "cheaper on write: 1 groups with at most 4 messages each" in text
 
 
 def test_stored_results_pick_default_threshold():

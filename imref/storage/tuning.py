@@ -122,6 +122,68 @@ def conversation_load(workload) -> pd.DataFrame:
     return frame
 
 
+def group_costs(
+    workload, units: UnitCosts, *, syncs_per_user_per_day: float
+) -> pd.DataFrame:
+    """Return each group's modelled weekly seconds on write and on read."""
+    load = conversation_load(workload)
+    groups = load[load["kind"] == "group"].copy()
+    syncs_per_week = syncs_per_user_per_day * 7
+    groups["write_seconds"] = groups["messages"] * (
+        units.send_write + units.per_inbox_row * groups["size"]
+    )
+    groups["read_seconds"] = (
+        groups["messages"] * units.send_read
+        + syncs_per_week * groups["size"] * units.per_conversation_seek
+    )
+    return groups.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class GroupModes:
+    """The cheaper fan-out mode of each group, summarised over all groups."""
+
+    groups_on_read: int
+    groups_on_write: int
+    read_message_share: float
+    max_messages_on_write: int
+    saving_over_all_read: float
+
+    def __repr__(self) -> str:
+        return (
+            f"GroupModes(cheaper on read: {self.groups_on_read:,} groups with "
+            f"{self.read_message_share:.1%} of group messages, "
+            f"cheaper on write: {self.groups_on_write:,} groups with at most "
+            f"{self.max_messages_on_write:,} messages each, "
+            f"saving over all on read: {self.saving_over_all_read:.1%})"
+        )
+
+
+def cheaper_modes(groups: pd.DataFrame) -> GroupModes:
+    """Give each group its cheaper mode and summarise what that choice saves.
+
+    ``groups`` has the columns of ``group_costs``. A group whose costs tie
+    counts as cheaper on write. ``saving_over_all_read`` is the share of the
+    weekly cost of fanning out every group on read that the per-group choice
+    removes.
+    """
+    on_read = groups["read_seconds"] < groups["write_seconds"]
+    total_messages = groups["messages"].sum()
+    read_messages = groups.loc[on_read, "messages"].sum()
+    all_read = groups["read_seconds"].sum()
+    cheaper_each = groups[["read_seconds", "write_seconds"]].min(axis=1).sum()
+    write_messages = groups.loc[~on_read, "messages"]
+    return GroupModes(
+        groups_on_read=int(on_read.sum()),
+        groups_on_write=int((~on_read).sum()),
+        read_message_share=float(read_messages / total_messages)
+        if total_messages
+        else 0.0,
+        max_messages_on_write=int(write_messages.max()) if len(write_messages) else 0,
+        saving_over_all_read=float(1 - cheaper_each / all_read) if all_read else 0.0,
+    )
+
+
 def threshold_costs(
     workload,
     units: UnitCosts,
