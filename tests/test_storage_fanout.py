@@ -16,7 +16,6 @@ from imref.storage.exercises import (
     check_sync_seeks,
 )
 from imref.storage.plots import (
-    group_costs,
     plot_group_costs,
     plot_schema,
     plot_threshold_costs,
@@ -24,11 +23,15 @@ from imref.storage.plots import (
 )
 from imref.storage.simulate import replay, sample_syncing_users
 from imref.storage.tuning import (
+    CANDIDATE_THRESHOLDS,
+    SYNCS_PER_USER_PER_DAY,
     UnitCosts,
     cheaper_modes,
     choose_threshold,
     crossover_messages,
+    group_costs,
     load_results,
+    measure_unit_costs,
     save_results,
     threshold_costs,
 )
@@ -217,6 +220,46 @@ def test_stored_results_pick_default_threshold():
     assert choose_threshold(results.threshold_costs) == results.chosen_threshold
     replays = results.replays
     assert (replays.rows_written == replays.predicted_rows_written).all()
+
+
+def _assert_notebook_relations(workload, units):
+    """Assert what notebook 05 claims about measured unit costs.
+
+    The notebook states bounds, not stored values, so that re-measuring with
+    ``imref storage measure`` keeps it true. Keep these in step with it.
+    """
+    seek_per_row = units.per_conversation_seek / units.per_inbox_row
+    crossover = crossover_messages(units, syncs_per_user_per_day=SYNCS_PER_USER_PER_DAY)
+    groups = group_costs(workload, units, syncs_per_user_per_day=SYNCS_PER_USER_PER_DAY)
+    modes = cheaper_modes(groups)
+    costs = threshold_costs(
+        workload,
+        units,
+        syncs_per_user_per_day=SYNCS_PER_USER_PER_DAY,
+        thresholds=CANDIDATE_THRESHOLDS,
+    )
+    assert seek_per_row < 1 / 8
+    assert crossover < 21
+    assert groups["messages"].median() == 22
+    assert modes.groups_on_read > len(groups) / 2
+    assert modes.read_message_share > 0.9
+    assert modes.max_messages_on_write <= crossover
+    assert modes.saving_over_all_read < 0.05
+    assert choose_threshold(costs) == DEFAULT_HYBRID_THRESHOLD
+
+
+def test_stored_units_keep_notebook_relations():
+    _assert_notebook_relations(load("default"), load_results().units)
+
+
+def test_fresh_units_keep_notebook_relations():
+    # Five rounds of measurement on a real store take about a second.
+    _assert_notebook_relations(load("default"), measure_unit_costs())
+
+
+def test_measure_unit_costs_rejects_zero_rounds():
+    with pytest.raises(InvalidArgumentError, match="rounds 0 is invalid"):
+        measure_unit_costs(rounds=0)
 
 
 def test_results_round_trip(tmp_path):

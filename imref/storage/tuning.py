@@ -20,7 +20,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +63,7 @@ def measure_unit_costs(
     sends: int = 30,
     conversations: int = 200,
     syncs: int = 200,
+    rounds: int = 5,
 ) -> UnitCosts:
     """Measure the four unit costs of the fan-out cost formula on a real store.
 
@@ -70,8 +71,31 @@ def measure_unit_costs(
     read mode. The per-row cost is the least-squares slope of the median
     write-mode send time over group size, above that base. The seek cost is
     the slope of the median empty sync time between 1 and ``conversations``
-    read-path conversations.
+    read-path conversations. Each cost is the median over ``rounds`` fresh
+    stores, so that one burst of load elsewhere on the machine cannot move it.
+
+    Raises:
+        InvalidArgumentError: ``rounds`` is less than 1.
     """
+    if rounds < 1:
+        raise InvalidArgumentError(
+            f"rounds {rounds!r} is invalid; pass a count of at least 1"
+        )
+    measured = [
+        _measure_unit_costs_once(sizes, sends, conversations, syncs)
+        for _ in range(rounds)
+    ]
+    names = [field.name for field in fields(UnitCosts)]
+    medians = {
+        name: statistics.median(getattr(units, name) for units in measured)
+        for name in names
+    }
+    return UnitCosts(**medians)
+
+
+def _measure_unit_costs_once(
+    sizes: Sequence[int], sends: int, conversations: int, syncs: int
+) -> UnitCosts:
     with tempfile.TemporaryDirectory(prefix="imref-units-") as tmp:
         folder = Path(tmp)
         with MessageStore(folder / "read.db", "read") as store:
@@ -82,15 +106,17 @@ def measure_unit_costs(
             lone = store.create_user()
             solo = store.create_group(other, [lone])
             store.send(other, solo, "hello")
-            empty_syncs = []
-            for user in (lone, reader):
-                cursor = store.sync(user, limit=1000).cursor
-                times = []
-                for _ in range(syncs):
+            users = (lone, reader)
+            cursors = [store.sync(user, limit=1000).cursor for user in users]
+            times = ([], [])
+            # Alternate the two users so that a burst of load from elsewhere
+            # on the machine slows both series alike, not just one of them.
+            for _ in range(syncs):
+                for user, cursor, series in zip(users, cursors, times, strict=True):
                     start = time.perf_counter()
                     store.sync(user, cursor)
-                    times.append(time.perf_counter() - start)
-                empty_syncs.append(statistics.median(times))
+                    series.append(time.perf_counter() - start)
+        empty_syncs = [statistics.median(series) for series in times]
         seek = (empty_syncs[1] - empty_syncs[0]) / (conversations - 1)
 
         medians = []
