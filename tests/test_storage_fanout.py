@@ -117,6 +117,16 @@ def test_replay_repr_is_repeatable(tiny):
     assert "us/sync" in first.timings()
 
 
+def test_replay_syncs_after_last_message(tiny):
+    # 30 messages never reach sync_every, so only the final round runs.
+    once = replay(tiny, "write", messages=30, sync_every=1000, sync_users=5)
+    # At sync_every=10 the round after message 30 is also the final one.
+    thrice = replay(tiny, "write", messages=30, sync_every=10, sync_users=5)
+
+    assert once.syncs == once.predicted_syncs == 5
+    assert thrice.syncs == thrice.predicted_syncs == 15
+
+
 def test_replay_rows_by_mode(tiny):
     write = replay(tiny, "write", messages=300, sync_users=5)
     read = replay(tiny, "read", messages=300, sync_users=5)
