@@ -163,6 +163,31 @@ UNITS = UnitCosts(
 )
 
 
+def test_unit_costs_repr_shows_one_shared_send():
+    assert repr(UNITS) == (
+        "UnitCosts(send=50 us in both modes, per_inbox_row=10.0 us, "
+        "per_conversation_seek=1.00 us)"
+    )
+
+
+def test_unit_costs_repr_shows_two_different_sends():
+    units = UnitCosts(
+        send_write=60e-6,
+        per_inbox_row=10e-6,
+        send_read=50e-6,
+        per_conversation_seek=1e-6,
+    )
+    assert repr(units) == (
+        "UnitCosts(send_write=60 us, send_read=50 us, per_inbox_row=10.0 us, "
+        "per_conversation_seek=1.00 us)"
+    )
+
+
+def test_measured_send_costs_are_one_value():
+    units = measure_unit_costs(rounds=1)
+    assert units.send_write == units.send_read
+
+
 def test_threshold_costs_by_hand(tiny):
     costs = threshold_costs(
         tiny, UNITS, syncs_per_user_per_day=10, thresholds=[2, 1000]

@@ -40,10 +40,18 @@ class UnitCosts:
     per_conversation_seek: float
 
     def __repr__(self) -> str:
+        # measure_unit_costs sets both send costs from one measurement, so
+        # showing them as two values would suggest two measurements.
+        if self.send_write == self.send_read:
+            sends = f"send={self.send_write * 1e6:.0f} us in both modes"
+        else:
+            sends = (
+                f"send_write={self.send_write * 1e6:.0f} us, "
+                f"send_read={self.send_read * 1e6:.0f} us"
+            )
         return (
-            f"UnitCosts(send_write={self.send_write * 1e6:.0f} us, "
+            f"UnitCosts({sends}, "
             f"per_inbox_row={self.per_inbox_row * 1e6:.1f} us, "
-            f"send_read={self.send_read * 1e6:.0f} us, "
             f"per_conversation_seek={self.per_conversation_seek * 1e6:.2f} us)"
         )
 
