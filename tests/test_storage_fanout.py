@@ -16,7 +16,6 @@ from imref.storage.exercises import (
     check_sync_seeks,
 )
 from imref.storage.plots import (
-    group_costs,
     plot_group_costs,
     plot_schema,
     plot_threshold_costs,
@@ -24,10 +23,15 @@ from imref.storage.plots import (
 )
 from imref.storage.simulate import replay, sample_syncing_users
 from imref.storage.tuning import (
+    CANDIDATE_THRESHOLDS,
+    SYNCS_PER_USER_PER_DAY,
     UnitCosts,
+    cheaper_modes,
     choose_threshold,
     crossover_messages,
+    group_costs,
     load_results,
+    measure_unit_costs,
     save_results,
     threshold_costs,
 )
@@ -113,6 +117,16 @@ def test_replay_repr_is_repeatable(tiny):
     assert "us/sync" in first.timings()
 
 
+def test_replay_syncs_after_last_message(tiny):
+    # 30 messages never reach sync_every, so only the final round runs.
+    once = replay(tiny, "write", messages=30, sync_every=1000, sync_users=5)
+    # At sync_every=10 the round after message 30 is also the final one.
+    thrice = replay(tiny, "write", messages=30, sync_every=10, sync_users=5)
+
+    assert once.syncs == once.predicted_syncs == 5
+    assert thrice.syncs == thrice.predicted_syncs == 15
+
+
 def test_replay_rows_by_mode(tiny):
     write = replay(tiny, "write", messages=300, sync_users=5)
     read = replay(tiny, "read", messages=300, sync_users=5)
@@ -149,6 +163,31 @@ UNITS = UnitCosts(
 )
 
 
+def test_unit_costs_repr_shows_one_shared_send():
+    assert repr(UNITS) == (
+        "UnitCosts(send=50 us in both modes, per_inbox_row=10.0 us, "
+        "per_conversation_seek=1.00 us)"
+    )
+
+
+def test_unit_costs_repr_shows_two_different_sends():
+    units = UnitCosts(
+        send_write=60e-6,
+        per_inbox_row=10e-6,
+        send_read=50e-6,
+        per_conversation_seek=1e-6,
+    )
+    assert repr(units) == (
+        "UnitCosts(send_write=60 us, send_read=50 us, per_inbox_row=10.0 us, "
+        "per_conversation_seek=1.00 us)"
+    )
+
+
+def test_measured_send_costs_are_one_value():
+    units = measure_unit_costs(rounds=1)
+    assert units.send_write == units.send_read
+
+
 def test_threshold_costs_by_hand(tiny):
     costs = threshold_costs(
         tiny, UNITS, syncs_per_user_per_day=10, thresholds=[2, 1000]
@@ -173,12 +212,89 @@ def test_crossover_messages():
     assert crossover_messages(UNITS, syncs_per_user_per_day=10) == pytest.approx(7.0)
 
 
+def test_cheaper_modes_by_hand():
+    groups = pd.DataFrame(
+        {
+            "messages": [1, 3, 6, 10],
+            "write_seconds": [1.0, 2.0, 8.0, 9.0],
+            "read_seconds": [4.0, 2.0, 5.0, 3.0],
+        }
+    )
+    modes = cheaper_modes(groups)
+    assert modes.groups_on_read == 2
+    assert modes.groups_on_write == 2  # the tie at 2.0 goes to write
+    assert modes.read_message_share == pytest.approx(16 / 20)
+    assert modes.max_messages_on_write == 3
+    # All on read costs 14 s; the cheaper mode of each costs 1 + 2 + 5 + 3.
+    assert modes.saving_over_all_read == pytest.approx(1 - 11 / 14)
+
+
+def test_cheaper_modes_all_on_write():
+    groups = pd.DataFrame(
+        {"messages": [0, 2], "write_seconds": [0.0, 1.0], "read_seconds": [1.0, 2.0]}
+    )
+    modes = cheaper_modes(groups)
+    assert modes.groups_on_read == 0
+    assert modes.read_message_share == 0.0
+    assert modes.max_messages_on_write == 2
+    assert modes.saving_over_all_read == pytest.approx(1 - 1 / 3)
+
+
+def test_cheaper_modes_repr_names_counts():
+    groups = pd.DataFrame(
+        {"messages": [4, 6], "write_seconds": [1.0, 9.0], "read_seconds": [2.0, 3.0]}
+    )
+    text = repr(cheaper_modes(groups))
+    assert "cheaper on read: 1 groups with 60.0% of group messages" in text
+    assert "cheaper on write: 1 groups with at most 4 messages each" in text
+
+
 def test_stored_results_pick_default_threshold():
     results = load_results()
     assert results.chosen_threshold == DEFAULT_HYBRID_THRESHOLD
     assert choose_threshold(results.threshold_costs) == results.chosen_threshold
     replays = results.replays
     assert (replays.rows_written == replays.predicted_rows_written).all()
+
+
+def _assert_notebook_relations(workload, units):
+    """Assert what notebook 05 claims about measured unit costs.
+
+    The notebook states bounds, not stored values, so that re-measuring with
+    ``imref storage measure`` keeps it true. Keep these in step with it.
+    """
+    seek_per_row = units.per_conversation_seek / units.per_inbox_row
+    crossover = crossover_messages(units, syncs_per_user_per_day=SYNCS_PER_USER_PER_DAY)
+    groups = group_costs(workload, units, syncs_per_user_per_day=SYNCS_PER_USER_PER_DAY)
+    modes = cheaper_modes(groups)
+    costs = threshold_costs(
+        workload,
+        units,
+        syncs_per_user_per_day=SYNCS_PER_USER_PER_DAY,
+        thresholds=CANDIDATE_THRESHOLDS,
+    )
+    assert seek_per_row < 1 / 8
+    assert crossover < 21
+    assert groups["messages"].median() == 22
+    assert modes.groups_on_read > len(groups) / 2
+    assert modes.read_message_share > 0.9
+    assert modes.max_messages_on_write <= crossover
+    assert modes.saving_over_all_read < 0.05
+    assert choose_threshold(costs) == DEFAULT_HYBRID_THRESHOLD
+
+
+def test_stored_units_keep_notebook_relations():
+    _assert_notebook_relations(load("default"), load_results().units)
+
+
+def test_fresh_units_keep_notebook_relations():
+    # Five rounds of measurement on a real store take about a second.
+    _assert_notebook_relations(load("default"), measure_unit_costs())
+
+
+def test_measure_unit_costs_rejects_zero_rounds():
+    with pytest.raises(InvalidArgumentError, match="rounds 0 is invalid"):
+        measure_unit_costs(rounds=0)
 
 
 def test_results_round_trip(tmp_path):

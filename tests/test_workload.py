@@ -3,6 +3,7 @@
 import dataclasses
 import gzip
 import shutil
+import types
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -32,6 +33,8 @@ from imref.workload.spec import HOURLY_RATE, WEEK_SECONDS
 from imref.workload.stats import (
     devices_per_user,
     group_size_counts,
+    group_size_slope,
+    groups_with_at_least,
     messages_per_day,
     messages_per_hour,
     peak_hour_of_day,
@@ -387,6 +390,38 @@ def test_group_size_counts_sum(tiny):
     counts = group_size_counts(tiny)
     assert counts.sum() == len(tiny.groups)
     assert counts.index.is_monotonic_increasing
+
+
+def test_groups_with_at_least_counts_down(tiny):
+    at_least = groups_with_at_least(tiny)
+    counts = group_size_counts(tiny)
+    assert at_least.iloc[0] == len(tiny.groups)
+    assert at_least.iloc[-1] == counts.iloc[-1]
+    assert at_least.is_monotonic_decreasing
+    assert list(at_least.index) == list(counts.index)
+
+
+def _groups_of_sizes(sizes):
+    return types.SimpleNamespace(groups=pd.DataFrame({"size": sizes}))
+
+
+def test_group_size_slope_exact_power_law():
+    # Groups with at least s members: 8, 4, 2, 1 for s = 1, 2, 4, 8.
+    groups = _groups_of_sizes([1, 1, 1, 1, 2, 2, 4, 8])
+    assert group_size_slope(groups, max_size=8) == pytest.approx(-1.0)
+
+
+def test_group_size_slope_fits_up_to_cap():
+    groups = _groups_of_sizes([1, 1, 1, 1, 2, 2, 4, 8, 1000, 1000, 1000])
+    assert group_size_slope(groups, max_size=8) == pytest.approx(
+        np.polyfit(np.log([1, 2, 4, 8]), np.log([11, 7, 5, 4]), 1)[0]
+    )
+
+
+def test_group_size_slope_needs_two_sizes():
+    groups = _groups_of_sizes([3, 3, 5])
+    with pytest.raises(WorkloadError, match="max_size 4 is invalid: 1 distinct"):
+        group_size_slope(groups, max_size=4)
 
 
 def test_plot_group_sizes_log_axes(tiny):

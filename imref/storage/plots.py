@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from imref.storage.tuning import UnitCosts, conversation_load
+from imref.storage.tuning import UnitCosts, group_costs
 
 _BOX_WIDTH = 3.0
 _LINE_HEIGHT = 0.32
@@ -92,23 +92,6 @@ def plot_schema(path: str, columns: int = 4) -> Figure:
     ax.set_title("imref.storage schema, read from the live database")
     fig.tight_layout()
     return fig
-
-
-def group_costs(
-    workload, units: UnitCosts, *, syncs_per_user_per_day: float
-) -> pd.DataFrame:
-    """Return each group's modelled weekly seconds on write and on read."""
-    load = conversation_load(workload)
-    groups = load[load["kind"] == "group"].copy()
-    syncs_per_week = syncs_per_user_per_day * 7
-    groups["write_seconds"] = groups["messages"] * (
-        units.send_write + units.per_inbox_row * groups["size"]
-    )
-    groups["read_seconds"] = (
-        groups["messages"] * units.send_read
-        + syncs_per_week * groups["size"] * units.per_conversation_seek
-    )
-    return groups.reset_index(drop=True)
 
 
 def plot_group_costs(

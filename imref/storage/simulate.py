@@ -1,10 +1,11 @@
 """Replay the recorded workload through the real store and count what it does.
 
 ``replay`` loads the workload's users and conversations into a fresh
-``MessageStore``, sends a slice of its messages in order, and every
-``sync_every`` messages lets a fixed sample of users sync until complete.
-It counts SQLite statements (with ``sqlite3``'s trace callback), rows in the
-message and inbox tables, sync calls and items, and measures time. It also
+``MessageStore`` and sends a slice of its messages in order. After every
+``sync_every`` messages, and once more after the last message, a fixed sample
+of users syncs until complete. It counts SQLite statements (with
+``sqlite3``'s trace callback), rows in the message and inbox tables, sync
+calls and items, and measures time. It also
 predicts every count from ``imref.storage.costs`` and the workload's group
 sizes alone, so ``ReplayResult.disagreements()`` lists any count where the
 model and the store differ. The counts are exact, so the tolerance is zero.

@@ -20,7 +20,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -40,10 +40,18 @@ class UnitCosts:
     per_conversation_seek: float
 
     def __repr__(self) -> str:
+        # measure_unit_costs sets both send costs from one measurement, so
+        # showing them as two values would suggest two measurements.
+        if self.send_write == self.send_read:
+            sends = f"send={self.send_write * 1e6:.0f} us in both modes"
+        else:
+            sends = (
+                f"send_write={self.send_write * 1e6:.0f} us, "
+                f"send_read={self.send_read * 1e6:.0f} us"
+            )
         return (
-            f"UnitCosts(send_write={self.send_write * 1e6:.0f} us, "
+            f"UnitCosts({sends}, "
             f"per_inbox_row={self.per_inbox_row * 1e6:.1f} us, "
-            f"send_read={self.send_read * 1e6:.0f} us, "
             f"per_conversation_seek={self.per_conversation_seek * 1e6:.2f} us)"
         )
 
@@ -63,6 +71,7 @@ def measure_unit_costs(
     sends: int = 30,
     conversations: int = 200,
     syncs: int = 200,
+    rounds: int = 5,
 ) -> UnitCosts:
     """Measure the four unit costs of the fan-out cost formula on a real store.
 
@@ -70,8 +79,31 @@ def measure_unit_costs(
     read mode. The per-row cost is the least-squares slope of the median
     write-mode send time over group size, above that base. The seek cost is
     the slope of the median empty sync time between 1 and ``conversations``
-    read-path conversations.
+    read-path conversations. Each cost is the median over ``rounds`` fresh
+    stores, so that one burst of load elsewhere on the machine cannot move it.
+
+    Raises:
+        InvalidArgumentError: ``rounds`` is less than 1.
     """
+    if rounds < 1:
+        raise InvalidArgumentError(
+            f"rounds {rounds!r} is invalid; pass a count of at least 1"
+        )
+    measured = [
+        _measure_unit_costs_once(sizes, sends, conversations, syncs)
+        for _ in range(rounds)
+    ]
+    names = [field.name for field in fields(UnitCosts)]
+    medians = {
+        name: statistics.median(getattr(units, name) for units in measured)
+        for name in names
+    }
+    return UnitCosts(**medians)
+
+
+def _measure_unit_costs_once(
+    sizes: Sequence[int], sends: int, conversations: int, syncs: int
+) -> UnitCosts:
     with tempfile.TemporaryDirectory(prefix="imref-units-") as tmp:
         folder = Path(tmp)
         with MessageStore(folder / "read.db", "read") as store:
@@ -82,15 +114,17 @@ def measure_unit_costs(
             lone = store.create_user()
             solo = store.create_group(other, [lone])
             store.send(other, solo, "hello")
-            empty_syncs = []
-            for user in (lone, reader):
-                cursor = store.sync(user, limit=1000).cursor
-                times = []
-                for _ in range(syncs):
+            users = (lone, reader)
+            cursors = [store.sync(user, limit=1000).cursor for user in users]
+            times = ([], [])
+            # Alternate the two users so that a burst of load from elsewhere
+            # on the machine slows both series alike, not just one of them.
+            for _ in range(syncs):
+                for user, cursor, series in zip(users, cursors, times, strict=True):
                     start = time.perf_counter()
                     store.sync(user, cursor)
-                    times.append(time.perf_counter() - start)
-                empty_syncs.append(statistics.median(times))
+                    series.append(time.perf_counter() - start)
+        empty_syncs = [statistics.median(series) for series in times]
         seek = (empty_syncs[1] - empty_syncs[0]) / (conversations - 1)
 
         medians = []
@@ -120,6 +154,68 @@ def conversation_load(workload) -> pd.DataFrame:
     frame = conversations[["conversation_id", "kind", "size"]].copy()
     frame["messages"] = frame["conversation_id"].map(counts).fillna(0).astype("int64")
     return frame
+
+
+def group_costs(
+    workload, units: UnitCosts, *, syncs_per_user_per_day: float
+) -> pd.DataFrame:
+    """Return each group's modelled weekly seconds on write and on read."""
+    load = conversation_load(workload)
+    groups = load[load["kind"] == "group"].copy()
+    syncs_per_week = syncs_per_user_per_day * 7
+    groups["write_seconds"] = groups["messages"] * (
+        units.send_write + units.per_inbox_row * groups["size"]
+    )
+    groups["read_seconds"] = (
+        groups["messages"] * units.send_read
+        + syncs_per_week * groups["size"] * units.per_conversation_seek
+    )
+    return groups.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class GroupModes:
+    """The cheaper fan-out mode of each group, summarised over all groups."""
+
+    groups_on_read: int
+    groups_on_write: int
+    read_message_share: float
+    max_messages_on_write: int
+    saving_over_all_read: float
+
+    def __repr__(self) -> str:
+        return (
+            f"GroupModes(cheaper on read: {self.groups_on_read:,} groups with "
+            f"{self.read_message_share:.1%} of group messages, "
+            f"cheaper on write: {self.groups_on_write:,} groups with at most "
+            f"{self.max_messages_on_write:,} messages each, "
+            f"saving over all on read: {self.saving_over_all_read:.1%})"
+        )
+
+
+def cheaper_modes(groups: pd.DataFrame) -> GroupModes:
+    """Give each group its cheaper mode and summarise what that choice saves.
+
+    ``groups`` has the columns of ``group_costs``. A group whose costs tie
+    counts as cheaper on write. ``saving_over_all_read`` is the share of the
+    weekly cost of fanning out every group on read that the per-group choice
+    removes.
+    """
+    on_read = groups["read_seconds"] < groups["write_seconds"]
+    total_messages = groups["messages"].sum()
+    read_messages = groups.loc[on_read, "messages"].sum()
+    all_read = groups["read_seconds"].sum()
+    cheaper_each = groups[["read_seconds", "write_seconds"]].min(axis=1).sum()
+    write_messages = groups.loc[~on_read, "messages"]
+    return GroupModes(
+        groups_on_read=int(on_read.sum()),
+        groups_on_write=int((~on_read).sum()),
+        read_message_share=float(read_messages / total_messages)
+        if total_messages
+        else 0.0,
+        max_messages_on_write=int(write_messages.max()) if len(write_messages) else 0,
+        saving_over_all_read=float(1 - cheaper_each / all_read) if all_read else 0.0,
+    )
 
 
 def threshold_costs(

@@ -16,6 +16,38 @@ def group_size_counts(workload: Workload) -> pd.Series:
     return workload.groups["size"].value_counts().sort_index().rename("groups")
 
 
+def groups_with_at_least(workload: Workload) -> pd.Series:
+    """Count, for each group size s, the groups with at least s members.
+
+    This is the complementary cumulative distribution of group sizes, as
+    counts, indexed by the sizes that occur in ascending order.
+    """
+    counts = group_size_counts(workload)
+    return counts[::-1].cumsum()[::-1].rename("groups_with_at_least")
+
+
+def group_size_slope(workload: Workload, max_size: int) -> float:
+    """Fit the log-log slope of ``groups_with_at_least`` up to ``max_size``.
+
+    For group sizes drawn from a power law with exponent a, the count of
+    groups with at least s members falls as s ** (1 - a), so the slope is
+    1 - a. The fit is least squares on the natural logs of size and count.
+
+    Raises:
+        WorkloadError: fewer than two distinct sizes are at most ``max_size``.
+    """
+    at_least = groups_with_at_least(workload)
+    fitted = at_least[at_least.index <= max_size]
+    if len(fitted) < 2:
+        raise WorkloadError(
+            f"max_size {max_size!r} is invalid: {len(fitted)} distinct group "
+            "size(s) are at most it, and a slope needs two; pass a larger size"
+        )
+    sizes = np.log(fitted.index.to_numpy(dtype=float))
+    counts = np.log(fitted.to_numpy(dtype=float))
+    return float(np.polyfit(sizes, counts, 1)[0])
+
+
 def messages_per_hour(workload: Workload) -> pd.Series:
     """Count messages in each of the 168 hours of the week, Monday 00:00 first."""
     hour = (workload.messages["sent_at"].to_numpy() // 3600).astype(np.int64)
