@@ -125,9 +125,16 @@ def test_readme_quick_start_has_two_commands():
     test = _readme_command("test-command")
     assert "\n" not in lab
     assert "\n" not in test
-    assert lab.startswith("python3 -m venv .venv")
-    assert test.startswith("python3 -m venv .venv")
+    setup = "test -x .venv/bin/python || python3 -m venv .venv && "
+    assert lab.startswith(setup)
+    assert test.startswith(setup)
     assert lab.endswith("imref lab")
+
+
+def test_notebook_00_shows_readme_lab_command():
+    notebook = (ROOT / "notebooks" / "00_start_here.ipynb").read_text(encoding="utf-8")
+    lab = _readme_command("lab-command")
+    assert json.dumps(lab)[1:-1] in notebook
 
 
 def test_ci_runs_readme_test_command():
