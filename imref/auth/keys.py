@@ -44,7 +44,8 @@ def secret_bytes(secret: str | bytes) -> bytes:
     if len(secret) < MIN_SECRET_BYTES:
         raise KeyConfigError(
             f"a secret of {len(secret)} bytes is too short; use at least "
-            f"{MIN_SECRET_BYTES} random bytes, for example secrets.token_bytes(32)"
+            f"{MIN_SECRET_BYTES} random bytes, for example secrets.token_bytes(32), or "
+            "the hex text that 'openssl rand -hex 32' prints"
         )
     return bytes(secret)
 

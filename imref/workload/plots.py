@@ -14,7 +14,7 @@ from imref.workload.spec import PLATFORMS, SPECS
 from imref.workload.stats import (
     DAYS,
     devices_per_user,
-    group_size_counts,
+    groups_with_at_least,
     messages_per_hour,
 )
 from imref.workload.tables import Workload
@@ -30,8 +30,7 @@ def plot_group_sizes(workload: Workload) -> Figure:
     and large groups get one scatter each, and a dashed vertical line marks the
     ordinary-group cap.
     """
-    counts = group_size_counts(workload)
-    at_least = counts[::-1].cumsum()[::-1]
+    at_least = groups_with_at_least(workload)
     large_sizes = set(workload.groups.loc[workload.groups["is_large"], "size"])
     is_large = at_least.index.isin(list(large_sizes))
     fig, ax = plt.subplots(figsize=(6, 4))
