@@ -148,3 +148,34 @@ def test_chapters_share_check_result():
     assert lessons.CheckResult is CheckResult
     assert balancing_exercises.CheckResult is CheckResult
     assert storage_exercises.CheckResult is CheckResult
+
+
+@pytest.mark.parametrize("text, expected", [("0", 0), ("8888", 8888), ("65535", 65535)])
+def test_port_type_accepts_range(text, expected):
+    from imref.argtypes import port
+
+    assert port(text) == expected
+
+
+@pytest.mark.parametrize("text", ["65536", "-1", "http", ""])
+def test_port_type_rejects_outside_range(text):
+    import argparse
+
+    from imref.argtypes import port
+
+    with pytest.raises(argparse.ArgumentTypeError, match=f"invalid port {text!r}"):
+        port(text)
+
+
+def test_positive_int_type_names_value():
+    import argparse
+
+    from imref.argtypes import positive_int
+
+    parse = positive_int("timeout", "seconds")
+    assert parse("1") == 1
+    with pytest.raises(argparse.ArgumentTypeError) as error:
+        parse("0")
+    assert str(error.value) == (
+        "invalid timeout '0'; pass a whole number of seconds, at least 1"
+    )

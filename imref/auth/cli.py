@@ -13,6 +13,7 @@ import shlex
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from imref import argtypes
 from imref.errors import ImrefError
 
 logger = logging.getLogger("imref.auth")
@@ -257,20 +258,6 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _port(text: str) -> int:
-    """Parse a TCP port number for argparse, 0 meaning any free port."""
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(
-            f"invalid port {text!r}; pass a number from 1 to 65535, or 0 for any "
-            "free port"
-        )
-    return port
-
-
 def _add_key_options(parser: argparse.ArgumentParser, key_id_help: str) -> None:
     parser.add_argument(
         "--key-id", default="demo", help=f"{key_id_help} (default: demo)"
@@ -333,7 +320,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     demo.add_argument(
         "--port",
-        type=_port,
+        type=argtypes.port,
         default=8080,
         help="TCP port, 0 for any free port (default: 8080)",
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from imref import argtypes
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``storage`` command and its ``measure`` subcommand."""
@@ -19,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     measure.add_argument(
         "--messages",
-        type=_positive_count,
+        type=argtypes.positive_int("count", "messages"),
         default=10_000,
         help="messages of the default workload to replay per mode (default 10000)",
     )
@@ -29,18 +31,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="folder for the result files, overwritten (default notebooks/results)",
     )
     measure.set_defaults(func=_measure)
-
-
-def _positive_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f"invalid count {text!r}; pass a whole number of messages, at least 1"
-        )
-    return value
 
 
 def _measure(args: argparse.Namespace) -> int:

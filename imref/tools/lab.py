@@ -9,6 +9,7 @@ import shlex
 import subprocess
 import sys
 
+from imref import argtypes
 from imref.tools.paths import NOTEBOOKS_DIR, REPO_ROOT
 
 logger = logging.getLogger("imref.tools.lab")
@@ -52,19 +53,6 @@ def run_lab(args: argparse.Namespace) -> int:
     return subprocess.call(argv, cwd=REPO_ROOT)
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(
-            f"invalid port {text!r}; pass a number from 1 to 65535, or 0 for any "
-            "free port"
-        )
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "lab",
@@ -76,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--port",
-        type=_port,
+        type=argtypes.port,
         default=8888,
         help="TCP port to listen on; 0 picks a free one (default 8888)",
     )

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from imref import ImrefError
+from imref import ImrefError, argtypes
 from imref.tools.paths import NOTEBOOKS_DIR, notebook_paths
 
 logger = logging.getLogger("imref.tools.notebooks")
@@ -124,18 +124,6 @@ def run_notebooks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_seconds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f"invalid timeout {text!r}; pass a whole number of seconds, at least 1"
-        )
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "notebooks",
@@ -162,7 +150,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_seconds,
+        type=argtypes.positive_int("timeout", "seconds"),
         default=120,
         help="seconds one cell may run before it fails (default 120)",
     )
