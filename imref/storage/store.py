@@ -40,7 +40,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from imref.storage import queries as sql
 from imref.storage.checks import (
@@ -364,34 +364,23 @@ class MessageStore:
             )
         return None
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         """Run the block in one ``BEGIN IMMEDIATE`` transaction, or roll it back."""
-        conn = self._connection()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise self._translate(exc) or exc from exc
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            self._rollback(conn)
-            if isinstance(exc, sqlite3.Error):
-                translated = self._translate(exc)
-                if translated is not None:
-                    raise translated from exc
-            raise
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def _read(self) -> AbstractContextManager[sqlite3.Connection]:
+        """Run the block in one read transaction, so that it reads one snapshot."""
+        return self._transaction("BEGIN")
 
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """Run the block in one read transaction, so that it reads one snapshot."""
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
         conn = self._connection()
         try:
-            conn.execute("BEGIN")
+            conn.execute(begin)
             yield conn
             conn.execute("COMMIT")
         except BaseException as exc:
+            # A failed BEGIN leaves no transaction, which _rollback skips.
             self._rollback(conn)
             if isinstance(exc, sqlite3.Error):
                 translated = self._translate(exc)
