@@ -272,10 +272,10 @@ class MessageStore:
             raise self._newer_schema_error(version)
         if version == 0 and tables:
             raise self._no_version_error()
+
         if version < SCHEMA_VERSION:
             self._switch_to_wal(conn)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self._write():
                 # Another process may have created or upgraded the schema
                 # while this one waited for the lock.
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -293,10 +293,7 @@ class MessageStore:
                         version,
                         SCHEMA_VERSION,
                     )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+
         row = conn.execute("SELECT value FROM meta WHERE key = 'cursor_key'").fetchone()
         if row is None or not isinstance(row[0], bytes):
             raise DatabaseFileError(
